@@ -1,0 +1,190 @@
+"""The pure, stateless sweep engine: validate a config, suggest the next runs, pick runs to stop.
+
+No I/O, no clock, no global randomness: everything the engine knows is in its arguments, so
+the server, the local controller, benchmarks and your own ask/tell loop all get the same answers.
+
+Example, an ask/tell loop with no server::
+
+    >>> from hypersweep import engine
+    >>> config = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+    >>> runs = []
+    >>> while suggestions := engine.next_runs(config, runs):
+    ...     params = suggestions[0].params
+    ...     runs.append(engine.Run(f"run{len(runs)}", "finished", params, [{"loss": params["lr"]}]))
+    >>> [run.params for run in runs]
+    [{'lr': 0.1}, {'lr': 0.01}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hypersweep.config import (
+    ConfigIssue,
+    ConfigSource,
+    Severity,
+    SweepConfig,
+    load_source,
+    parse_config,
+    render_command,
+)
+from hypersweep.config._issues import did_you_mean
+from hypersweep.domain import Run, RunState
+from hypersweep.errors import ConfigError
+from hypersweep.search import SEARCHERS, Suggestion
+from hypersweep.stopping import STOPPING_RULES, StopOrder
+
+__all__ = [
+    "Run",
+    "RunState",
+    "StopOrder",
+    "Suggestion",
+    "SweepConfig",
+    "next_runs",
+    "parse",
+    "render_command",
+    "runs_to_stop",
+    "validate",
+]
+
+
+def validate(config: ConfigSource | SweepConfig, *, strict: bool = False) -> list[ConfigIssue]:
+    """Every issue in a sweep config: errors (no sweep) and warnings (spec §2.5).
+
+    Args:
+        config: a dict, a zero-argument function returning one, a YAML or JSON file path, or an
+            already parsed ``SweepConfig``.
+        strict: report warnings as errors.
+
+    Returns:
+        All issues found, each with its dotted key path; empty when the config is clean.
+
+    Example:
+        >>> [str(i) for i in validate({"method": "grid", "parameters": {"lr": {"min": 0.0,
+        ...     "max": 1.0}}})]  # doctest: +NORMALIZE_WHITESPACE
+        ['parameters.lr: Parameter lr is a disallowed type with grid search. Grid search
+        requires all parameters to be categorical, constant, int_uniform, or q_uniform.
+        Specification of probabilities for categorical parameters is disallowed in grid search.
+        It is uniform; use values: [...] or method: random']
+    """
+    return _check(config, strict=strict)[1]
+
+
+def parse(config: ConfigSource | SweepConfig, *, strict: bool = False) -> SweepConfig:
+    """The parsed config, ready for ``next_runs`` and ``runs_to_stop``.
+
+    Raises:
+        ConfigError: the config has errors; ``.issues`` lists every one of them.
+    """
+    parsed, issues = _check(config, strict=strict)
+    if parsed is None:
+        raise ConfigError([i for i in issues if i.is_error] or issues)
+    return parsed
+
+
+def next_runs(
+    config: ConfigSource | SweepConfig,
+    runs: Sequence[Run],
+    n: int = 1,
+    *,
+    seed: int | np.random.Generator | None = None,
+) -> list[Suggestion]:
+    """The parameters of the next ``n`` runs.
+
+    Args:
+        config: the sweep config (see ``validate``).
+        runs: every run of the sweep so far, in any state, prior runs included.
+        n: how many suggestions; later ones treat earlier ones as already taken.
+        seed: an int or numpy Generator for reproducible draws. Without one, a config's
+            ``seed`` key (hypersweep extension) seeds the draw from the seed and the number of
+            runs, so each call of a seeded sweep is reproducible and different from the last.
+
+    Returns:
+        Up to ``n`` suggestions; fewer, or none, only when a grid is exhausted.
+
+    Raises:
+        ConfigError: the config has errors.
+
+    Example:
+        >>> config = {"method": "random", "parameters": {"x": {"min": 0, "max": 9}}}
+        >>> next_runs(config, [], n=2, seed=1) == next_runs(config, [], n=2, seed=1)
+        True
+    """
+    if n < 0:
+        raise ValueError(f"n must be 0 or more, got {n}")
+    parsed = parse(config)
+    rng = _rng(parsed, runs, seed)
+    return SEARCHERS[parsed.method]().suggest(parsed, runs, n, rng)
+
+
+def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
+    """The running runs that the config's ``early_terminate`` rule stops now.
+
+    Returns:
+        One ``StopOrder(run, reason)`` per run to stop; empty without ``early_terminate``.
+
+    Raises:
+        ConfigError: the config has errors.
+    """
+    parsed = parse(config)
+    if parsed.early_terminate is None:
+        return []
+    rule = STOPPING_RULES[parsed.early_terminate["type"]]()
+    return rule.runs_to_stop(parsed, runs)
+
+
+def _rng(
+    config: SweepConfig, runs: Sequence[Run], seed: int | np.random.Generator | None
+) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        return np.random.default_rng(seed)
+    if config.seed is not None:
+        return np.random.default_rng([config.seed, len(runs)])
+    return np.random.default_rng()
+
+
+def _check(
+    config: ConfigSource | SweepConfig, *, strict: bool
+) -> tuple[SweepConfig | None, list[ConfigIssue]]:
+    if isinstance(config, SweepConfig):
+        raw: Any = config.raw
+    else:
+        raw, load_issues = load_source(config)
+        if load_issues:
+            return None, load_issues
+    parsed, issues = parse_config(raw, strict=strict)
+    method = raw.get("method") if isinstance(raw, dict) else None
+    extra: list[ConfigIssue] = []
+    if isinstance(method, str) and method != "custom" and method not in SEARCHERS:
+        extra.append(
+            ConfigIssue(
+                "method",
+                f"{method!r} is not one of {sorted(SEARCHERS)}" + did_you_mean(method, SEARCHERS),
+            )
+        )
+    early = raw.get("early_terminate") if isinstance(raw, dict) else None
+    kind = early.get("type") if isinstance(early, dict) else None
+    if isinstance(kind, str) and kind not in STOPPING_RULES:
+        extra.append(
+            ConfigIssue(
+                "early_terminate.type",
+                f"{kind!r} is not one of {sorted(STOPPING_RULES)}"
+                + did_you_mean(kind, STOPPING_RULES),
+            )
+        )
+    if parsed is not None and not extra:
+        extra.extend(SEARCHERS[parsed.method]().validate(parsed))
+        if parsed.early_terminate is not None:
+            extra.extend(STOPPING_RULES[parsed.early_terminate["type"]]().validate(parsed))
+    strict = strict or (parsed is not None and parsed.controller == "local")
+    if strict:
+        extra = [ConfigIssue(i.path, i.message, Severity.ERROR) for i in extra]
+    issues = issues + extra
+    if any(issue.is_error for issue in issues):
+        return None, issues
+    return parsed, issues

@@ -1,0 +1,35 @@
+"""The interface every early-termination rule implements, and the decision it returns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hypersweep.config import ConfigIssue, SweepConfig
+from hypersweep.domain import Run
+
+__all__ = ["StopOrder", "StoppingRule"]
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    """Stop run ``run`` (its name); ``reason`` says why, in words shown to the user."""
+
+    run: str
+    reason: str
+
+
+class StoppingRule(ABC):
+    """An early-termination rule: pure and stateless; every rule takes the same arguments."""
+
+    type: ClassVar[str]
+
+    def validate(self, config: SweepConfig) -> list[ConfigIssue]:
+        """Issues in ``config.early_terminate`` specific to this rule."""
+        return []
+
+    @abstractmethod
+    def runs_to_stop(self, config: SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
+        """The running runs to stop now, given every run of the sweep."""
