@@ -56,14 +56,17 @@ def numeric_string_hint(value: Any) -> str:
     """The fix for a number that YAML loaded as a string, or '' when it is not one."""
     if not looks_numeric(value):
         return ""
-    fixed = value.strip()
-    mantissa, _, exponent = fixed.lower().partition("e")
+    text = value.strip()
+    mantissa, _, exponent = text.lower().partition("e")
     if exponent and "." not in mantissa:
-        fixed = f"{mantissa}.0e{exponent}"
-    return (
-        f" ({value!r} is a string: YAML 1.1 reads exponents without a dot as text; "
-        f"write {fixed} or !!float {value})"
-    )
+        # spec §2.1, §13 #9: YAML 1.1 needs a dot in the mantissa to read an exponent as a float
+        return (
+            f" ({value!r} is a string: YAML 1.1 reads exponents without a dot as text; "
+            f"write {mantissa}.0e{exponent} or !!float {value})"
+        )
+    if len(text.lstrip("+-")) > 1 and text.lstrip("+-")[0] == "0" and text.lstrip("+-")[1] != ".":
+        return ""  # a leading zero ('008') is usually meant as text, as W&B keeps it
+    return f" ({value!r} is a quoted string; write {text} without quotes for a number)"
 
 
 def describe(value: Any) -> str:

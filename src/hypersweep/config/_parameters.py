@@ -167,7 +167,7 @@ def _distribution_name(
             if not is_number(spec[bound]):
                 issues.error(
                     join_path(key_path, bound),
-                    f"{describe(spec[bound])} is not a number; min and max must be numbers",
+                    f"{bound} must be a number, got {describe(spec[bound])}",
                 )
         return None
     if has_min != has_max:

@@ -591,3 +591,22 @@ class TestFiles:
         path.write_text("method: random\nparameters:\n  a: {values: [1e-5, 1.0e-5, yes, 010]}\n")
         (suggestion,) = engine.next_runs(path, [], seed=0)
         assert suggestion.params["a"] in ("1e-5", 1e-5, True, 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("1e-5", "write 1.0e-5 or !!float 1e-5"),
+        ("3E6", "write 3.0e6"),
+        ("0.9", "write 0.9 without quotes"),
+        ("008", None),
+        ("adam", None),
+    ],
+)
+def test_numbers_loaded_as_text_get_the_right_fix(text: str, hint: str | None) -> None:
+    config = {"method": "random", "parameters": {"x": {"values": [text]}}}
+    issues = issues_of(config)
+    if hint is None:
+        assert issues == []
+    else:
+        assert hint in only(issues, "parameters.x.values").message
