@@ -10,6 +10,7 @@ note 2, §14 Q4); that bug is not replicated.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import math
@@ -123,9 +124,13 @@ class Distribution(ABC):
         """The values a grid search enumerates, in order (spec §4.2 #2)."""
         raise TypeError(f"{self.name} cannot be enumerated by grid search")
 
-    @abstractmethod
     def spec(self) -> dict[str, Any]:
         """The parameter spec with the distribution and its defaults filled in (spec §2.5)."""
+        out: dict[str, Any] = {"distribution": self.name}
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            out[item.name] = list(value) if isinstance(value, tuple) else copy.deepcopy(value)
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,6 @@ class Constant(Distribution):
 
     def grid_values(self) -> list[Any]:
         return [copy.deepcopy(self.value)]
-
-    def spec(self) -> dict[str, Any]:
-        return {"distribution": self.name, "value": copy.deepcopy(self.value)}
 
 
 def _index_of(values: Sequence[Any], value: Any, name: str) -> int:
@@ -187,9 +189,6 @@ class Categorical(Distribution):
     def grid_values(self) -> list[Any]:
         return [copy.deepcopy(v) for v in self.values]
 
-    def spec(self) -> dict[str, Any]:
-        return {"distribution": self.name, "values": copy.deepcopy(list(self.values))}
-
 
 @dataclass(frozen=True)
 class CategoricalWithProbabilities(Distribution):
@@ -213,13 +212,6 @@ class CategoricalWithProbabilities(Distribution):
         edges = [0.0, *self._edges()]
         return (edges[index] + edges[index + 1]) / 2
 
-    def spec(self) -> dict[str, Any]:
-        return {
-            "distribution": self.name,
-            "values": copy.deepcopy(list(self.values)),
-            "probabilities": list(self.probabilities),
-        }
-
 
 @dataclass(frozen=True)
 class IntUniform(Distribution):
@@ -242,9 +234,6 @@ class IntUniform(Distribution):
 
     def grid_values(self) -> list[Any]:
         return list(range(self.min, self.max + 1))
-
-    def spec(self) -> dict[str, Any]:
-        return {"distribution": self.name, "min": self.min, "max": self.max}
 
 
 def _quantize(x: float, q: float | int) -> float | int:
@@ -290,12 +279,6 @@ class Uniform(_Continuous):
     def _cdf(self, x: float) -> float:
         return (x - self.min) / (self.max - self.min)
 
-    def spec(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"distribution": self.name, "min": self.min, "max": self.max}
-        if self.q is not None:
-            out["q"] = self.q
-        return out
-
 
 @dataclass(frozen=True)
 class QUniform(Uniform):
@@ -334,12 +317,6 @@ class _LogUniformBase(_Continuous):
             return 0.0
         lo, hi = self._log_bounds
         return (math.log(x) - lo) / (hi - lo)
-
-    def spec(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"distribution": self.name, "min": self.min, "max": self.max}
-        if self.q is not None:
-            out["q"] = self.q
-        return out
 
 
 @dataclass(frozen=True)
@@ -430,12 +407,6 @@ class Normal(_Continuous):
             return 0.5
         return _norm_cdf((x - self.mu) / self.sigma)
 
-    def spec(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"distribution": self.name, "mu": self.mu, "sigma": self.sigma}
-        if self.q is not None:
-            out["q"] = self.q
-        return out
-
 
 @dataclass(frozen=True)
 class QNormal(Normal):
@@ -481,12 +452,6 @@ class Beta(_Continuous):
         from scipy.special import betainc
 
         return float(betainc(self.a, self.b, min(max(x, 0.0), 1.0)))
-
-    def spec(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"distribution": self.name, "a": self.a, "b": self.b}
-        if self.q is not None:
-            out["q"] = self.q
-        return out
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 from hypersweep.config import ConfigIssue, SweepConfig
 from hypersweep.domain import Run
 
-__all__ = ["Searcher", "Suggestion"]
+__all__ = ["Searcher", "Suggestion", "model_requirements"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,28 @@ class Searcher(ABC):
         rng: np.random.Generator,
     ) -> list[Suggestion]:
         """The next ``n`` suggestions given every run of the sweep (any state)."""
+
+
+def model_requirements(config: SweepConfig, title: str, method: str) -> list[ConfigIssue]:
+    """What every model-based method needs: a metric to learn and something to vary.
+
+    ``title`` names the method in W&B's wording (``Bayesian``), ``method`` as written (``bayes``).
+    """
+    issues = []
+    if config.metric is None:
+        issues.append(
+            ConfigIssue(
+                "metric",
+                f'{title} search requires "metric" section; add metric: {{name: ..., goal: '
+                "minimize} naming a value your program logs",
+            )
+        )
+    if not config.space.searchable:
+        issues.append(
+            ConfigIssue(
+                "parameters",
+                f"Need at least one searchable parameter for {method} search. Every parameter "
+                "is a constant; give one values: [...] or min and max",
+            )
+        )
+    return issues

@@ -44,7 +44,7 @@ from scipy.stats import qmc
 from hypersweep.config import ConfigIssue, SweepConfig
 from hypersweep.domain import Run
 from hypersweep.search._acquisition import log_ei, refine
-from hypersweep.search._base import Searcher, Suggestion
+from hypersweep.search._base import Searcher, Suggestion, model_requirements
 from hypersweep.search._encoding import Encoder, feature_key
 from hypersweep.search._gp import GaussianProcess, fit_hyperparameters
 from hypersweep.search._observations import Observations, observe
@@ -79,24 +79,7 @@ class BayesSearch(Searcher):
     name = "bayes"
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
-        issues = []
-        if config.metric is None:
-            issues.append(
-                ConfigIssue(
-                    "metric",
-                    'Bayesian search requires "metric" section; add metric: {name: ..., goal: '
-                    "minimize} naming a value your program logs",
-                )
-            )
-        if not config.space.searchable:
-            issues.append(
-                ConfigIssue(
-                    "parameters",
-                    "Need at least one searchable parameter for bayes search. Every parameter is "
-                    "a constant; give one values: [...] or min and max",
-                )
-            )
-        return issues
+        return model_requirements(config, "Bayesian", "bayes")
 
     def suggest(
         self,

@@ -29,7 +29,7 @@ import numpy as np
 
 from hypersweep.config import ConfigIssue, SweepConfig
 from hypersweep.domain import Run
-from hypersweep.search._base import Searcher, Suggestion
+from hypersweep.search._base import Searcher, Suggestion, model_requirements
 from hypersweep.search._encoding import Encoder
 from hypersweep.search._observations import observe
 from hypersweep.search._parzen import LeafKinds, ParzenEstimator
@@ -61,24 +61,7 @@ class TPESearch(Searcher):
     name = "tpe"
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
-        issues = []
-        if config.metric is None:
-            issues.append(
-                ConfigIssue(
-                    "metric",
-                    'TPE search requires "metric" section; add metric: {name: ..., goal: '
-                    "minimize} naming a value your program logs",
-                )
-            )
-        if not config.space.searchable:
-            issues.append(
-                ConfigIssue(
-                    "parameters",
-                    "Need at least one searchable parameter for tpe search. Every parameter is "
-                    "a constant; give one values: [...] or min and max",
-                )
-            )
-        return issues
+        return model_requirements(config, "TPE", "tpe")
 
     def suggest(
         self,
