@@ -1,0 +1,88 @@
+"""Conversions between table rows and records (the only place that knows both)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from hypersweep.domain import RunState
+from hypersweep.store._records import (
+    AgentRecord,
+    AgentState,
+    RunRecord,
+    SweepRecord,
+    SweepState,
+    frozen_copy,
+    utc,
+    utc_or_none,
+)
+
+__all__ = ["agent_from_row", "run_from_row", "run_values", "sweep_from_row"]
+
+
+def sweep_from_row(row: sa.Row[Any]) -> SweepRecord:
+    m = row._mapping
+    return SweepRecord(
+        id=m["id"],
+        project=m["project"],
+        name=m["name"],
+        config=frozen_copy(m["config"]),
+        state=SweepState(m["state"]),
+        created_at=utc(m["created_at"]),
+        updated_at=utc(m["updated_at"]),
+    )
+
+
+def run_from_row(row: sa.Row[Any]) -> RunRecord:
+    m = row._mapping
+    return RunRecord(
+        id=m["id"],
+        sweep_id=m["sweep_id"],
+        name=m["name"],
+        params=frozen_copy(m["params"]),
+        state=RunState(m["state"]),
+        created_at=utc(m["created_at"]),
+        agent_id=m["agent_id"],
+        host=m["host"],
+        exit_code=m["exit_code"],
+        started_at=utc_or_none(m["started_at"]),
+        ended_at=utc_or_none(m["ended_at"]),
+        summary=frozen_copy(m["summary"]),
+        stopped=bool(m["stopped"]),
+        stop_reason=m["stop_reason"],
+        search_info=frozen_copy(m["search_info"]),
+    )
+
+
+def agent_from_row(row: sa.Row[Any]) -> AgentRecord:
+    m = row._mapping
+    return AgentRecord(
+        id=m["id"],
+        sweep_id=m["sweep_id"],
+        host=m["host"],
+        pid=m["pid"],
+        state=AgentState(m["state"]),
+        created_at=utc(m["created_at"]),
+        last_heartbeat=utc(m["last_heartbeat"]),
+    )
+
+
+def run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "sweep_id": run.sweep_id,
+        "name": run.name,
+        "params": frozen_copy(run.params),
+        "state": run.state.value,
+        "agent_id": run.agent_id,
+        "host": run.host,
+        "exit_code": run.exit_code,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "summary": frozen_copy(run.summary),
+        "stopped": run.stopped,
+        "stop_reason": run.stop_reason,
+        "search_info": frozen_copy(run.search_info),
+    }

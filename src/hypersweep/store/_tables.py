@@ -1,0 +1,89 @@
+"""The SQLAlchemy Core tables; ``migrations/versions`` must create exactly these."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["agents", "history", "metadata", "output", "projects", "runs", "sweeps"]
+
+metadata = sa.MetaData()
+
+
+def _when(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    _when("created_at"),
+)
+
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(128), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    sa.Index("ix_sweeps_project", "project"),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("sweep_id", sa.String(64), sa.ForeignKey("sweeps.id"), nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    _when("created_at"),
+    _when("last_heartbeat"),
+    sa.Index("ix_agents_sweep_id", "sweep_id"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("sweep_id", sa.String(64), sa.ForeignKey("sweeps.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("agent_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
+    sa.Column("host", sa.String(256), nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    _when("created_at"),
+    _when("started_at", nullable=True),
+    _when("ended_at", nullable=True),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("stopped", sa.Boolean, nullable=False),
+    sa.Column("stop_reason", sa.Text, nullable=True),
+    sa.Column("search_info", sa.JSON, nullable=False),
+    sa.Index("ix_runs_sweep_id", "sweep_id"),
+)
+
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Index("ix_history_run_id_step", "run_id", "step"),
+)
+
+output = sa.Table(
+    "output",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("stream", sa.String(8), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_output_run_id", "run_id"),
+)

@@ -1,0 +1,263 @@
+"""MemoryStore: the Store contract kept in dicts behind one lock, for tests and quick starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from hypersweep.domain import RunState
+from hypersweep.errors import ConflictError, NotFoundError
+from hypersweep.store._base import (
+    MakeParams,
+    Store,
+    apply_run_update,
+    check_run_changeable,
+    check_sweep_transition,
+)
+from hypersweep.store._records import (
+    AgentRecord,
+    AgentState,
+    HistoryRow,
+    ProjectRecord,
+    RunRecord,
+    SweepRecord,
+    SweepState,
+    frozen_copy,
+    new_id,
+    utc,
+)
+
+__all__ = ["MemoryStore"]
+
+
+def _snapshot(run: RunRecord) -> RunRecord:
+    return dataclasses.replace(
+        run,
+        params=frozen_copy(run.params),
+        summary=frozen_copy(run.summary),
+        search_info=frozen_copy(run.search_info),
+    )
+
+
+def _tail(text: str, lines: int | None) -> str:
+    if lines is None:
+        return text
+    if lines <= 0:
+        return ""
+    return "".join(text.splitlines(keepends=True)[-lines:])
+
+
+class MemoryStore(Store):
+    """The whole store in process memory; one re-entrant lock makes every call atomic."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._projects: dict[str, ProjectRecord] = {}
+        self._sweeps: dict[str, SweepRecord] = {}
+        self._runs: dict[str, RunRecord] = {}
+        self._history: dict[str, list[HistoryRow]] = {}
+        self._output: dict[str, list[tuple[str, str]]] = {}
+        self._agents: dict[str, AgentRecord] = {}
+
+    # -- projects and sweeps -------------------------------------------------------------------
+
+    def get_or_create_project(self, name: str, now: datetime) -> ProjectRecord:
+        with self._lock:
+            if name not in self._projects:
+                self._projects[name] = ProjectRecord(name, utc(now))
+            return self._projects[name]
+
+    def create_sweep(
+        self,
+        project: str,
+        config: Mapping[str, Any],
+        now: datetime,
+        name: str | None = None,
+        sweep_id: str | None = None,
+    ) -> SweepRecord:
+        with self._lock:
+            sweep_id = sweep_id or new_id()
+            if sweep_id in self._sweeps:
+                raise ConflictError(f"a sweep with id {sweep_id} already exists; pick another id")
+            self.get_or_create_project(project, now)
+            sweep = SweepRecord(
+                sweep_id, project, name, frozen_copy(config), SweepState.PENDING, utc(now), utc(now)
+            )
+            self._sweeps[sweep_id] = sweep
+            return dataclasses.replace(sweep, config=frozen_copy(sweep.config))
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord:
+        with self._lock:
+            sweep = self._sweep(sweep_id)
+            return dataclasses.replace(sweep, config=frozen_copy(sweep.config))
+
+    def _sweep(self, sweep_id: str) -> SweepRecord:
+        try:
+            return self._sweeps[sweep_id]
+        except KeyError:
+            raise NotFoundError(f"no sweep with id {sweep_id!r}") from None
+
+    def list_sweeps(self, project: str | None = None) -> list[SweepRecord]:
+        with self._lock:
+            return [
+                dataclasses.replace(s, config=frozen_copy(s.config))
+                for s in sorted(self._sweeps.values(), key=lambda s: (s.created_at, s.id))
+                if project is None or s.project == project
+            ]
+
+    def set_sweep_state(self, sweep_id: str, state: SweepState, now: datetime) -> SweepRecord:
+        with self._lock:
+            sweep = self._sweep(sweep_id)
+            check_sweep_transition(sweep, SweepState(state))
+            if sweep.state is not state:
+                sweep = dataclasses.replace(sweep, state=SweepState(state), updated_at=utc(now))
+                self._sweeps[sweep_id] = sweep
+            return dataclasses.replace(sweep, config=frozen_copy(sweep.config))
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        sweep_id: str,
+        params: Mapping[str, Any],
+        now: datetime,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        agent_id: str | None = None,
+        search_info: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        with self._lock:
+            self._sweep(sweep_id)
+            if agent_id is not None:
+                self._agent(agent_id)
+            run_id = run_id or new_id()
+            if run_id in self._runs:
+                raise ConflictError(f"a run with id {run_id} already exists; pick another id")
+            run = RunRecord(
+                id=run_id,
+                sweep_id=sweep_id,
+                name=name or run_id,
+                params=frozen_copy(params),
+                state=RunState.PENDING,
+                created_at=utc(now),
+                agent_id=agent_id,
+                search_info=frozen_copy(search_info),
+            )
+            self._runs[run_id] = run
+            return _snapshot(run)
+
+    def assign_run(
+        self, sweep_id: str, agent_id: str | None, make_params: MakeParams, now: datetime
+    ) -> RunRecord | None:
+        with self._lock:
+            params = make_params(self.list_runs(sweep_id))
+            if params is None:
+                return None
+            return self.create_run(sweep_id, params, now, agent_id=agent_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            return _snapshot(self._run(run_id))
+
+    def _run(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise NotFoundError(f"no run with id {run_id!r}") from None
+
+    def list_runs(
+        self, sweep_id: str, states: Collection[RunState] | None = None
+    ) -> list[RunRecord]:
+        with self._lock:
+            self._sweep(sweep_id)
+            return [
+                _snapshot(run)
+                for run in self._runs.values()
+                if run.sweep_id == sweep_id and (states is None or run.state in states)
+            ]
+
+    def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:
+        with self._lock:
+            run = apply_run_update(self._run(run_id), now, changes)
+            if run.agent_id is not None:
+                self._agent(run.agent_id)
+            self._runs[run_id] = run
+            return _snapshot(run)
+
+    # -- history and output --------------------------------------------------------------------
+
+    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        with self._lock:
+            check_run_changeable(self._run(run_id))
+            batch = [HistoryRow(run_id, int(step), frozen_copy(metrics)) for step, metrics in rows]
+            self._history.setdefault(run_id, []).extend(batch)
+
+    def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
+        with self._lock:
+            self._run(run_id)
+            rows = sorted(self._history.get(run_id, []), key=lambda row: row.step)
+            if keys is None:
+                return [HistoryRow(r.run_id, r.step, frozen_copy(r.metrics)) for r in rows]
+            wanted = set(keys)
+            out = []
+            for row in rows:
+                picked = {k: v for k, v in row.metrics.items() if k in wanted}
+                if picked:
+                    out.append(HistoryRow(row.run_id, row.step, frozen_copy(picked)))
+            return out
+
+    def append_output(self, run_id: str, stream: str, text: str) -> None:
+        with self._lock:
+            check_run_changeable(self._run(run_id))
+            self._output.setdefault(run_id, []).append((stream, text))
+
+    def output(self, run_id: str, tail: int | None = None, stream: str | None = None) -> str:
+        with self._lock:
+            self._run(run_id)
+            chunks = self._output.get(run_id, [])
+            text = "".join(t for s, t in chunks if stream is None or s == stream)
+            return _tail(text, tail)
+
+    # -- agents --------------------------------------------------------------------------------
+
+    def register_agent(self, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
+        with self._lock:
+            self._sweep(sweep_id)
+            agent = AgentRecord(
+                new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now)
+            )
+            self._agents[agent.id] = agent
+            return agent
+
+    def heartbeat_agent(
+        self, agent_id: str, now: datetime, state: AgentState | None = None
+    ) -> AgentRecord:
+        with self._lock:
+            agent = self._agent(agent_id)
+            new_state = agent.state if state is None else AgentState(state)
+            agent = dataclasses.replace(agent, last_heartbeat=utc(now), state=new_state)
+            self._agents[agent_id] = agent
+            return agent
+
+    def get_agent(self, agent_id: str) -> AgentRecord:
+        with self._lock:
+            return self._agent(agent_id)
+
+    def _agent(self, agent_id: str) -> AgentRecord:
+        try:
+            return self._agents[agent_id]
+        except KeyError:
+            raise NotFoundError(f"no agent with id {agent_id!r}") from None
+
+    def list_agents(self, sweep_id: str) -> list[AgentRecord]:
+        with self._lock:
+            self._sweep(sweep_id)
+            agents = sorted(self._agents.values(), key=lambda a: (a.created_at, a.id))
+            return [a for a in agents if a.sweep_id == sweep_id]
+
+    def close(self) -> None:
+        """Nothing to release."""

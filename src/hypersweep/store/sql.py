@@ -1,0 +1,370 @@
+"""SqlStore: the Store contract on SQLAlchemy 2 Core (SQLite now, PostgreSQL next).
+
+Dialect-specific SQL lives in ``_sqlite.py``; this module is portable. Every database call goes
+through ``SqlStore._transaction``, which commits, rolls back and turns driver errors into
+``StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from hypersweep.domain import RunState
+from hypersweep.errors import ConflictError, HypersweepError, NotFoundError, StoreError
+from hypersweep.store import _tables as t
+from hypersweep.store._base import (
+    MakeParams,
+    Store,
+    apply_run_update,
+    check_run_changeable,
+    check_sweep_transition,
+)
+from hypersweep.store._migrate import check_or_create
+from hypersweep.store._records import (
+    AgentRecord,
+    AgentState,
+    HistoryRow,
+    ProjectRecord,
+    RunRecord,
+    SweepRecord,
+    SweepState,
+    frozen_copy,
+    new_id,
+    utc,
+)
+from hypersweep.store._rows import agent_from_row, run_from_row, run_values, sweep_from_row
+from hypersweep.store._sqlite import WRITE_OPTION, configure_sqlite
+
+__all__ = ["SqlStore"]
+
+
+def _tail(text: str, lines: int | None) -> str:
+    if lines is None:
+        return text
+    return "".join(text.splitlines(keepends=True)[-lines:]) if lines > 0 else ""
+
+
+class SqlStore(Store):
+    """The store in a SQL database through SQLAlchemy Core; see ``open_store``."""
+
+    def __init__(self, url: str) -> None:
+        self._url = sa.make_url(url)
+        self._where = self._url.render_as_string(hide_password=True)
+        try:
+            self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(
+                f"cannot use the database URL {self._where}: {exc}; "
+                "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            ) from exc
+        if self._engine.dialect.name == "sqlite":
+            configure_sqlite(self._engine)
+        with self._transaction(write=True) as conn:
+            check_or_create(conn, self._where)
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction: commit on success, roll back on error, driver errors -> StoreError."""
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except HypersweepError:
+            raise
+        except sa.exc.IntegrityError as exc:
+            raise ConflictError(
+                f"the database refused the change ({exc.orig}); it conflicts with stored data"
+            ) from exc
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"the database at {self._where} failed: {exc.orig}; check that it is reachable, "
+                "that the disk is not full and that no other program holds a long lock, then retry"
+            ) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"the database at {self._where} failed: {exc}; retry, and report a bug if it "
+                "persists"
+            ) from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- lookups inside a transaction ----------------------------------------------------------
+
+    def _get_sweep(self, conn: sa.Connection, sweep_id: str, lock: bool = False) -> SweepRecord:
+        query = sa.select(t.sweeps).where(t.sweeps.c.id == sweep_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise NotFoundError(f"no sweep with id {sweep_id!r}")
+        return sweep_from_row(row)
+
+    def _get_run(self, conn: sa.Connection, run_id: str, lock: bool = False) -> RunRecord:
+        query = sa.select(t.runs).where(t.runs.c.id == run_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        return run_from_row(row)
+
+    def _get_agent(self, conn: sa.Connection, agent_id: str) -> AgentRecord:
+        row = conn.execute(sa.select(t.agents).where(t.agents.c.id == agent_id)).first()
+        if row is None:
+            raise NotFoundError(f"no agent with id {agent_id!r}")
+        return agent_from_row(row)
+
+    # -- projects and sweeps -------------------------------------------------------------------
+
+    def get_or_create_project(self, name: str, now: datetime) -> ProjectRecord:
+        with self._transaction(write=True) as conn:
+            return self._project(conn, name, now)
+
+    def _project(self, conn: sa.Connection, name: str, now: datetime) -> ProjectRecord:
+        query = sa.select(t.projects).where(t.projects.c.name == name)
+        row = conn.execute(query).first()
+        if row is None:
+            conn.execute(sa.insert(t.projects).values(name=name, created_at=utc(now)))
+            return ProjectRecord(name, utc(now))
+        return ProjectRecord(row.name, utc(row.created_at))
+
+    def create_sweep(
+        self,
+        project: str,
+        config: Mapping[str, Any],
+        now: datetime,
+        name: str | None = None,
+        sweep_id: str | None = None,
+    ) -> SweepRecord:
+        sweep = SweepRecord(
+            sweep_id or new_id(),
+            project,
+            name,
+            frozen_copy(config),
+            SweepState.PENDING,
+            utc(now),
+            utc(now),
+        )
+        with self._transaction(write=True) as conn:
+            self._project(conn, project, now)
+            if conn.execute(sa.select(t.sweeps.c.id).where(t.sweeps.c.id == sweep.id)).first():
+                raise ConflictError(f"a sweep with id {sweep.id} already exists; pick another id")
+            conn.execute(
+                sa.insert(t.sweeps).values(
+                    id=sweep.id,
+                    project=project,
+                    name=name,
+                    config=dict(sweep.config),
+                    state=sweep.state.value,
+                    created_at=sweep.created_at,
+                    updated_at=sweep.updated_at,
+                )
+            )
+        return sweep
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord:
+        with self._transaction() as conn:
+            return self._get_sweep(conn, sweep_id)
+
+    def list_sweeps(self, project: str | None = None) -> list[SweepRecord]:
+        query = sa.select(t.sweeps).order_by(t.sweeps.c.created_at, t.sweeps.c.id)
+        if project is not None:
+            query = query.where(t.sweeps.c.project == project)
+        with self._transaction() as conn:
+            return [sweep_from_row(row) for row in conn.execute(query)]
+
+    def set_sweep_state(self, sweep_id: str, state: SweepState, now: datetime) -> SweepRecord:
+        state = SweepState(state)
+        with self._transaction(write=True) as conn:
+            sweep = self._get_sweep(conn, sweep_id, lock=True)
+            check_sweep_transition(sweep, state)
+            if sweep.state is state:
+                return sweep
+            conn.execute(
+                sa.update(t.sweeps)
+                .where(t.sweeps.c.id == sweep_id)
+                .values(state=state.value, updated_at=utc(now))
+            )
+            return self._get_sweep(conn, sweep_id)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        sweep_id: str,
+        params: Mapping[str, Any],
+        now: datetime,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        agent_id: str | None = None,
+        search_info: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        with self._transaction(write=True) as conn:
+            self._get_sweep(conn, sweep_id)
+            return self._insert_run(
+                conn, sweep_id, params, now, run_id, name, agent_id, search_info
+            )
+
+    def _insert_run(
+        self,
+        conn: sa.Connection,
+        sweep_id: str,
+        params: Mapping[str, Any],
+        now: datetime,
+        run_id: str | None = None,
+        name: str | None = None,
+        agent_id: str | None = None,
+        search_info: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        if agent_id is not None:
+            self._get_agent(conn, agent_id)
+        run_id = run_id or new_id()
+        if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first():
+            raise ConflictError(f"a run with id {run_id} already exists; pick another id")
+        run = RunRecord(
+            id=run_id,
+            sweep_id=sweep_id,
+            name=name or run_id,
+            params=frozen_copy(params),
+            state=RunState.PENDING,
+            created_at=utc(now),
+            agent_id=agent_id,
+            search_info=frozen_copy(search_info),
+        )
+        conn.execute(sa.insert(t.runs).values(**run_values(run)))
+        return run
+
+    def assign_run(
+        self, sweep_id: str, agent_id: str | None, make_params: MakeParams, now: datetime
+    ) -> RunRecord | None:
+        with self._transaction(write=True) as conn:
+            # The sweep row lock (FOR UPDATE; on SQLite the transaction's write lock) serialises
+            # every assign_run of this sweep, so the callback sees every earlier assignment.
+            self._get_sweep(conn, sweep_id, lock=True)
+            params = make_params(self._list_runs(conn, sweep_id, None))
+            if params is None:
+                return None
+            return self._insert_run(conn, sweep_id, params, now, agent_id=agent_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._transaction() as conn:
+            return self._get_run(conn, run_id)
+
+    def list_runs(
+        self, sweep_id: str, states: Collection[RunState] | None = None
+    ) -> list[RunRecord]:
+        with self._transaction() as conn:
+            self._get_sweep(conn, sweep_id)
+            return self._list_runs(conn, sweep_id, states)
+
+    def _list_runs(
+        self, conn: sa.Connection, sweep_id: str, states: Collection[RunState] | None
+    ) -> list[RunRecord]:
+        query = sa.select(t.runs).where(t.runs.c.sweep_id == sweep_id).order_by(t.runs.c.seq)
+        if states is not None:
+            query = query.where(t.runs.c.state.in_([RunState(s).value for s in states]))
+        return [run_from_row(row) for row in conn.execute(query)]
+
+    def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:
+        with self._transaction(write=True) as conn:
+            run = apply_run_update(self._get_run(conn, run_id, lock=True), now, changes)
+            if run.agent_id is not None:
+                self._get_agent(conn, run.agent_id)
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**run_values(run)))
+            return run
+
+    # -- history and output --------------------------------------------------------------------
+
+    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        with self._transaction(write=True) as conn:
+            check_run_changeable(self._get_run(conn, run_id))
+            if rows:
+                values = [
+                    {"run_id": run_id, "step": int(step), "metrics": frozen_copy(metrics)}
+                    for step, metrics in rows
+                ]
+                conn.execute(sa.insert(t.history), values)
+
+    def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
+        query = (
+            sa.select(t.history.c.step, t.history.c.metrics)
+            .where(t.history.c.run_id == run_id)
+            .order_by(t.history.c.step, t.history.c.seq)
+        )
+        with self._transaction() as conn:
+            self._get_run(conn, run_id)
+            rows = conn.execute(query).all()
+        wanted = None if keys is None else set(keys)
+        out = []
+        for step, metrics in rows:
+            if wanted is not None:
+                metrics = {k: v for k, v in metrics.items() if k in wanted}
+                if not metrics:
+                    continue
+            out.append(HistoryRow(run_id, step, metrics))
+        return out
+
+    def append_output(self, run_id: str, stream: str, text: str) -> None:
+        with self._transaction(write=True) as conn:
+            check_run_changeable(self._get_run(conn, run_id))
+            conn.execute(sa.insert(t.output).values(run_id=run_id, stream=stream, text=text))
+
+    def output(self, run_id: str, tail: int | None = None, stream: str | None = None) -> str:
+        query = sa.select(t.output.c.text).where(t.output.c.run_id == run_id)
+        if stream is not None:
+            query = query.where(t.output.c.stream == stream)
+        with self._transaction() as conn:
+            self._get_run(conn, run_id)
+            text = "".join(conn.execute(query.order_by(t.output.c.seq)).scalars())
+        return _tail(text, tail)
+
+    # -- agents --------------------------------------------------------------------------------
+
+    def register_agent(self, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
+        agent = AgentRecord(new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now))
+        with self._transaction(write=True) as conn:
+            self._get_sweep(conn, sweep_id)
+            conn.execute(
+                sa.insert(t.agents).values(
+                    id=agent.id,
+                    sweep_id=sweep_id,
+                    host=host,
+                    pid=pid,
+                    state=agent.state.value,
+                    created_at=agent.created_at,
+                    last_heartbeat=agent.last_heartbeat,
+                )
+            )
+        return agent
+
+    def heartbeat_agent(
+        self, agent_id: str, now: datetime, state: AgentState | None = None
+    ) -> AgentRecord:
+        with self._transaction(write=True) as conn:
+            agent = self._get_agent(conn, agent_id)
+            new_state = agent.state if state is None else AgentState(state)
+            conn.execute(
+                sa.update(t.agents)
+                .where(t.agents.c.id == agent_id)
+                .values(last_heartbeat=utc(now), state=new_state.value)
+            )
+            return self._get_agent(conn, agent_id)
+
+    def get_agent(self, agent_id: str) -> AgentRecord:
+        with self._transaction() as conn:
+            return self._get_agent(conn, agent_id)
+
+    def list_agents(self, sweep_id: str) -> list[AgentRecord]:
+        query = (
+            sa.select(t.agents)
+            .where(t.agents.c.sweep_id == sweep_id)
+            .order_by(t.agents.c.created_at, t.agents.c.id)
+        )
+        with self._transaction() as conn:
+            self._get_sweep(conn, sweep_id)
+            return [agent_from_row(row) for row in conn.execute(query)]

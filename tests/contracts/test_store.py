@@ -1,0 +1,397 @@
+"""The Store contract (``hypersweep/store/_base.py``), run once against every implementation."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import FrozenInstanceError
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from hypersweep.domain import TERMINAL_STATES, RunState
+from hypersweep.errors import ConflictError, NotFoundError, StoreError
+from hypersweep.store import (
+    UPGRADE_COMMAND,
+    AgentState,
+    MemoryStore,
+    RunRecord,
+    SqlStore,
+    Store,
+    SweepState,
+    head_revision,
+    open_store,
+)
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+PG_URL = os.environ.get("HYPERSWEEP_TEST_PG_URL")
+PG_SKIP = "HYPERSWEEP_TEST_PG_URL is not set; PostgreSQL tests skipped"
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _pg_store() -> Iterator[Store]:
+    if not PG_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail(PG_SKIP + " (CI=true needs them)")
+        pytest.skip(PG_SKIP)
+    schema = f"hs_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    store = SqlStore(url.render_as_string(hide_password=False))
+    try:
+        yield store
+    finally:
+        store.close()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        with open_store(tmp_path / "data") as sql_store:
+            yield sql_store
+    else:
+        yield from _pg_store()
+
+
+@pytest.fixture
+def sweep_id(store: Store) -> str:
+    return store.create_sweep("proj", {"method": "grid"}, T0, name="s").id
+
+
+def test_sweep_round_trip(store: Store) -> None:
+    config = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+    sweep = store.create_sweep("proj", config, T0, name="first")
+    assert len(sweep.id) == 8
+    assert sweep.id.isalnum()
+    assert sweep.id == sweep.id.lower()
+    got = store.get_sweep(sweep.id)
+    assert got == sweep
+    assert got.config == config
+    assert got.state is SweepState.PENDING
+    assert got.created_at == T0
+    assert got.created_at.tzinfo is not None
+    assert store.get_or_create_project("proj", at(9)).created_at == T0
+
+
+def test_list_sweeps_by_project(store: Store) -> None:
+    a = store.create_sweep("p1", {}, at(1))
+    b = store.create_sweep("p2", {}, at(2))
+    c = store.create_sweep("p1", {}, at(3))
+    assert [s.id for s in store.list_sweeps()] == [a.id, b.id, c.id]
+    assert [s.id for s in store.list_sweeps("p1")] == [a.id, c.id]
+    assert store.list_sweeps("nope") == []
+
+
+def test_duplicate_sweep_id_conflicts(store: Store) -> None:
+    store.create_sweep("p", {}, T0, sweep_id="abcd1234")
+    with pytest.raises(ConflictError, match="abcd1234"):
+        store.create_sweep("p", {}, T0, sweep_id="abcd1234")
+
+
+def test_sweep_states(store: Store, sweep_id: str) -> None:
+    assert store.set_sweep_state(sweep_id, SweepState.RUNNING, at(1)).state is SweepState.RUNNING
+    paused = store.set_sweep_state(sweep_id, SweepState.PAUSED, at(2))
+    assert paused.state is SweepState.PAUSED
+    assert paused.updated_at == at(2)
+    assert store.set_sweep_state(sweep_id, SweepState.PAUSED, at(3)).updated_at == at(2)
+    store.set_sweep_state(sweep_id, SweepState.FINISHED, at(4))
+    with pytest.raises(ConflictError, match="resume it first"):
+        store.set_sweep_state(sweep_id, SweepState.PAUSED, at(5))
+    assert store.get_sweep(sweep_id).state is SweepState.FINISHED
+    # spec §8.1: resume works from any state, finished and canceled included
+    assert store.set_sweep_state(sweep_id, SweepState.RUNNING, at(6)).state is SweepState.RUNNING
+    store.set_sweep_state(sweep_id, SweepState.CANCELED, at(7))
+    assert store.set_sweep_state(sweep_id, SweepState.RUNNING, at(8)).state is SweepState.RUNNING
+    with pytest.raises(ConflictError, match="pending"):
+        store.set_sweep_state(sweep_id, SweepState.PENDING, at(9))
+
+
+def test_unknown_ids_raise_not_found(store: Store, sweep_id: str) -> None:
+    calls: list[Any] = [
+        lambda: store.get_sweep("missing0"),
+        lambda: store.set_sweep_state("missing0", SweepState.PAUSED, T0),
+        lambda: store.create_run("missing0", {}, T0),
+        lambda: store.create_run(sweep_id, {}, T0, agent_id="missing0"),
+        lambda: store.list_runs("missing0"),
+        lambda: store.get_run("missing0"),
+        lambda: store.update_run("missing0", T0, state=RunState.RUNNING),
+        lambda: store.append_history("missing0", [(0, {"a": 1})]),
+        lambda: store.history("missing0"),
+        lambda: store.append_output("missing0", "stdout", "x"),
+        lambda: store.output("missing0"),
+        lambda: store.register_agent("missing0", "h", 1, T0),
+        lambda: store.heartbeat_agent("missing0", T0),
+        lambda: store.get_agent("missing0"),
+        lambda: store.list_agents("missing0"),
+        lambda: store.assign_run("missing0", None, lambda runs: {}, T0),
+    ]
+    for call in calls:
+        with pytest.raises(NotFoundError, match="missing0"):
+            call()
+
+
+def test_run_round_trip(store: Store, sweep_id: str) -> None:
+    agent = store.register_agent(sweep_id, "host1", 42, T0)
+    run = store.create_run(
+        sweep_id, {"lr": 0.1, "opt": {"name": "adam"}}, T0, agent_id=agent.id, search_info={"b": 1}
+    )
+    assert run.state is RunState.PENDING
+    assert run.name == run.id
+    assert store.get_run(run.id) == run
+    named = store.create_run(sweep_id, {}, at(1), run_id="myrun001", name="nice")
+    assert (named.id, named.name) == ("myrun001", "nice")
+    with pytest.raises(ConflictError):
+        store.create_run(sweep_id, {}, at(1), run_id="myrun001")
+    assert [r.id for r in store.list_runs(sweep_id)] == [run.id, named.id]
+
+
+def test_records_are_immutable_snapshots(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {"lr": 0.1, "nested": {"a": [1]}}, T0)
+    with pytest.raises(FrozenInstanceError):
+        run.state = RunState.RUNNING  # type: ignore[misc]
+    params: Any = run.params
+    params["lr"] = 99
+    params["nested"]["a"].append(2)
+    assert store.get_run(run.id).params == {"lr": 0.1, "nested": {"a": [1]}}
+    store.update_run(run.id, at(1), state=RunState.RUNNING)
+    assert run.state is RunState.PENDING
+    sweep = store.get_sweep(sweep_id)
+    config: Any = sweep.config
+    config["method"] = "random"
+    assert store.get_sweep(sweep_id).config == {"method": "grid"}
+
+
+def test_update_run_lifecycle(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    running = store.update_run(run.id, at(1), state=RunState.RUNNING, host="h1")
+    assert running.started_at == at(1)
+    assert running.host == "h1"
+    store.update_run(run.id, at(2), summary={"loss": 0.5, "acc": 0.1})
+    store.update_run(run.id, at(3), summary={"loss": 0.4})
+    stopping = store.update_run(run.id, at(4), stopped=True, stop_reason="rung 2: below band")
+    assert stopping.stopped
+    assert stopping.state is RunState.RUNNING
+    done = store.update_run(run.id, at(5), state=RunState.KILLED, exit_code=-15)
+    assert done.summary == {"loss": 0.4, "acc": 0.1}
+    assert (done.started_at, done.ended_at, done.exit_code) == (at(1), at(5), -15)
+    assert done.stop_reason == "rung 2: below band"
+    assert store.get_run(run.id) == done
+
+
+def test_illegal_transition_conflicts(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    with pytest.raises(ConflictError, match="pending to preempted"):
+        store.update_run(run.id, at(1), state=RunState.PREEMPTED)
+    store.update_run(run.id, at(1), state=RunState.RUNNING)
+    with pytest.raises(ConflictError, match="running to pending"):
+        store.update_run(run.id, at(2), state=RunState.PENDING)
+    store.update_run(run.id, at(2), state=RunState.PREEMPTING)
+    store.update_run(run.id, at(3), state=RunState.PREEMPTED)
+    assert store.update_run(run.id, at(4), state=RunState.PENDING).state is RunState.PENDING
+
+
+TERMINAL = sorted(TERMINAL_STATES, key=str)
+
+
+@pytest.mark.parametrize("final", TERMINAL, ids=[state.value for state in TERMINAL])
+def test_terminal_runs_never_change(store: Store, sweep_id: str, final: RunState) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    store.update_run(run.id, at(1), state=RunState.RUNNING)
+    store.append_history(run.id, [(0, {"loss": 1.0})])
+    store.append_output(run.id, "stdout", "hi\n")
+    ended = store.update_run(run.id, at(2), state=final, exit_code=0, summary={"loss": 1.0})
+    attempts: list[Any] = [
+        lambda: store.update_run(run.id, at(3), state=RunState.RUNNING),
+        lambda: store.update_run(run.id, at(3), state=final),
+        lambda: store.update_run(run.id, at(3), summary={"loss": 0.0}),
+        lambda: store.update_run(run.id, at(3), stopped=True, stop_reason="late"),
+        lambda: store.append_history(run.id, [(1, {"loss": 0.0})]),
+        lambda: store.append_output(run.id, "stdout", "more"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ConflictError, match="terminal"):
+            attempt()
+    assert store.get_run(run.id) == ended
+    assert len(store.history(run.id)) == 1
+    assert store.output(run.id) == "hi\n"
+
+
+def test_list_runs_by_state_and_counts(store: Store, sweep_id: str) -> None:
+    a = store.create_run(sweep_id, {"i": 0}, T0)
+    b = store.create_run(sweep_id, {"i": 1}, T0)
+    store.create_run(sweep_id, {"i": 2}, T0)
+    store.update_run(a.id, at(1), state=RunState.RUNNING)
+    store.update_run(b.id, at(1), state=RunState.FAILED, exit_code=1)
+    live = store.list_runs(sweep_id, states={RunState.RUNNING, RunState.FAILED})
+    assert [r.id for r in live] == [a.id, b.id]
+    counts = store.run_counts(sweep_id)
+    assert counts[RunState.PENDING] == 1
+    assert counts[RunState.RUNNING] == 1
+    assert counts[RunState.FAILED] == 1
+    assert counts[RunState.FINISHED] == 0
+
+
+def test_history_batches_order_and_keys(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    store.append_history(run.id, [(0, {"loss": 1.0, "acc": 0.1}), (2, {"loss": 0.5})])
+    store.append_history(run.id, [(1, {"acc": 0.2, "lr": 0.1}), (3, {"loss": 0.2, "acc": 0.9})])
+    store.append_history(run.id, [])
+    rows = store.history(run.id)
+    assert [(r.step, dict(r.metrics)) for r in rows] == [
+        (0, {"loss": 1.0, "acc": 0.1}),
+        (1, {"acc": 0.2, "lr": 0.1}),
+        (2, {"loss": 0.5}),
+        (3, {"loss": 0.2, "acc": 0.9}),
+    ]
+    assert all(r.run_id == run.id for r in rows)
+    picked = store.history(run.id, keys=["loss"])
+    assert [(r.step, dict(r.metrics)) for r in picked] == [
+        (0, {"loss": 1.0}),
+        (2, {"loss": 0.5}),
+        (3, {"loss": 0.2}),
+    ]
+    other = store.create_run(sweep_id, {}, T0)
+    assert store.history(other.id) == []
+
+
+def test_output_chunks_and_tail(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    store.append_output(run.id, "stdout", "one\ntw")
+    store.append_output(run.id, "stderr", "o\nthree\n")
+    store.append_output(run.id, "stdout", "four\n")
+    assert store.output(run.id) == "one\ntwo\nthree\nfour\n"
+    assert store.output(run.id, tail=2) == "three\nfour\n"
+    assert store.output(run.id, tail=0) == ""
+    assert store.output(run.id, tail=100) == "one\ntwo\nthree\nfour\n"
+    assert store.output(run.id, stream="stdout") == "one\ntwfour\n"
+
+
+def test_agents(store: Store, sweep_id: str) -> None:
+    a = store.register_agent(sweep_id, "host1", 10, at(1))
+    b = store.register_agent(sweep_id, "host2", 20, at(2))
+    assert a.state is AgentState.RUNNING
+    assert a.last_heartbeat == at(1)
+    beat = store.heartbeat_agent(a.id, at(5))
+    assert (beat.last_heartbeat, beat.state) == (at(5), AgentState.RUNNING)
+    gone = store.heartbeat_agent(b.id, at(6), state=AgentState.LOST)
+    assert store.get_agent(b.id) == gone
+    assert [x.id for x in store.list_agents(sweep_id)] == [a.id, b.id]
+    assert (store.get_agent(a.id).host, store.get_agent(a.id).pid) == ("host1", 10)
+
+
+def test_assign_run_returns_none_without_inserting(store: Store, sweep_id: str) -> None:
+    assert store.assign_run(sweep_id, None, lambda runs: None, T0) is None
+    assert store.list_runs(sweep_id) == []
+    agent = store.register_agent(sweep_id, "h", 1, T0)
+    run = store.assign_run(sweep_id, agent.id, lambda runs: {"x": len(runs)}, T0)
+    assert run is not None
+    assert (run.agent_id, dict(run.params), run.state) == (agent.id, {"x": 0}, RunState.PENDING)
+
+
+def test_assign_run_never_hands_out_a_point_twice(store: Store, sweep_id: str) -> None:
+    agents = [store.register_agent(sweep_id, f"h{i}", i, T0).id for i in range(8)]
+    errors: list[BaseException] = []
+
+    def next_point(runs: Sequence[RunRecord]) -> Mapping[str, Any] | None:
+        used = {run.params["i"] for run in runs}
+        free = next(i for i in range(len(used) + 1) if i not in used)
+        return None if free >= 100 else {"i": free}
+
+    def worker(agent_id: str) -> None:
+        try:
+            for _ in range(25):
+                store.assign_run(sweep_id, agent_id, next_point, T0)
+        except BaseException as exc:  # reported below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    points = sorted(run.params["i"] for run in store.list_runs(sweep_id))
+    assert points == list(range(100))
+
+
+# -- SQL only: migrations and the revision check ---------------------------------------------
+
+
+def test_migration_applies_on_fresh_file_and_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    with open_store(path) as first:
+        sweep = first.create_sweep("p", {"a": 1}, T0)
+    with open_store(path) as second:
+        assert second.get_sweep(sweep.id) == sweep
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        journal = conn.execute(sa.text("PRAGMA journal_mode")).scalar()
+    engine.dispose()
+    assert revision == head_revision()
+    assert journal == "wal"
+
+
+def test_unknown_revision_names_the_upgrade_command(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    open_store(path).close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError) as info:
+        open_store(path)
+    message = str(info.value)
+    assert UPGRADE_COMMAND in message
+    assert "older than the database" in message
+
+
+def test_foreign_tables_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE stuff (x INTEGER)"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="no hypersweep schema revision"):
+        open_store(path)
+
+
+def test_bad_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="database URL"):
+        open_store("nosuchdialect://x/y")
+
+
+def test_migrations_create_exactly_the_tables(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from hypersweep.store._tables import metadata
+
+    path = tmp_path / "schema.db"
+    open_store(path).close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
