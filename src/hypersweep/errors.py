@@ -9,6 +9,7 @@
      +-- StoreError                  the database failed or is at the wrong schema revision
      +-- AuthError                   missing, wrong or insufficient API key
      +-- ServerUnavailable           the server could not be reached
+     +-- RunStopped                  the server stopped the run that is logging
 
 Each boundary maps the tree once: the server to HTTP statuses, the CLI to exit codes
 (``exit_code`` on each class). This module imports nothing so every layer may use it.
@@ -28,6 +29,7 @@ __all__ = [
     "ConflictError",
     "HypersweepError",
     "NotFoundError",
+    "RunStopped",
     "ServerUnavailable",
     "Severity",
     "StoreError",
@@ -119,3 +121,15 @@ class ServerUnavailable(HypersweepError):
 
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 503
+
+
+class RunStopped(HypersweepError):
+    """The server stopped this run (early termination, or a user's stop) while it was logging.
+
+    Raised by ``log()`` inside the in-process function agent (``hypersweep.agent(function=f)``),
+    which catches it and records the run as killed and stopped; in a subprocess run the agent
+    sends SIGTERM instead. Catch it only to clean up, then let it propagate.
+    """
+
+    exit_code: ClassVar[int] = 0
+    http_status: ClassVar[int] = 409

@@ -1,0 +1,262 @@
+"""The typed HTTP client of the server's ``/api/v1`` API: one method per endpoint.
+
+Used by the agent, the CLI and the training-side ``Run``. Each method sends a ``protocol``
+request model and parses the answer into a ``protocol`` model; an error answer is raised as the
+matching ``HypersweepError`` subclass with the server's sentence, and an unreachable server as
+``ServerUnavailable`` naming the address and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from hypersweep import errors
+from hypersweep.errors import ConfigIssue, HypersweepError, ServerUnavailable, Severity
+from hypersweep.protocol import (
+    API_PREFIX,
+    AgentOut,
+    AgentRegister,
+    ErrorBody,
+    Health,
+    Heartbeat,
+    HeartbeatReply,
+    HistoryAck,
+    HistoryBatch,
+    HistoryRowIn,
+    HistoryRowOut,
+    OutputChunk,
+    OutputOut,
+    RunFinish,
+    RunImport,
+    RunOut,
+    RunStart,
+    SummaryUpdate,
+    SweepAction,
+    SweepCreate,
+    SweepCreated,
+    SweepOut,
+)
+
+__all__ = ["DEFAULT_SERVER", "ApiClient", "server_url", "split_sweep_path"]
+
+DEFAULT_SERVER = "http://127.0.0.1:8787"
+_M = TypeVar("_M", bound=BaseModel)
+_RUNS = TypeAdapter(list[RunOut])
+_SWEEPS = TypeAdapter(list[SweepOut])
+_AGENTS = TypeAdapter(list[AgentOut])
+_HISTORY = TypeAdapter(list[HistoryRowOut])
+
+
+def server_url(explicit: str | None = None) -> str:
+    """The server address: ``explicit``, else ``$HYPERSWEEP_SERVER``, else the default port."""
+    url = explicit or os.environ.get("HYPERSWEEP_SERVER") or DEFAULT_SERVER
+    if "://" not in url:
+        url = f"http://{url}"
+    return url.rstrip("/")
+
+
+def split_sweep_path(path: str) -> tuple[str | None, str]:
+    """``SWEEP``, ``PROJECT/SWEEP`` or ``ENTITY/PROJECT/SWEEP`` -> (project or None, sweep id).
+
+    Example:
+        >>> split_sweep_path("mnist/ab12cd34")
+        ('mnist', 'ab12cd34')
+    """
+    parts = path.strip().split("/")
+    if len(parts) > 3 or not parts[-1]:
+        raise errors.NotFoundError(
+            f"sweep id {path!r}: expected sweep_id in form of sweep, project/sweep, or "
+            "entity/project/sweep"
+        )
+    project = parts[-2] if len(parts) >= 2 and parts[-2] else None
+    return project, parts[-1]
+
+
+class ApiClient:
+    """A connection to one hypersweep server.
+
+    Args:
+        url: the server address (default: ``server_url()``).
+        timeout: seconds per request.
+        transport: an ``httpx`` transport, e.g. ``httpx.ASGITransport(app)`` or a
+            ``MockTransport`` in tests.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = server_url(url)
+        self._http = httpx.Client(
+            base_url=self.url + API_PREFIX, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- health and sweeps ---------------------------------------------------------------------
+
+    def health(self) -> Health:
+        return self._call("GET", "/health", Health)
+
+    def create_sweep(
+        self,
+        config: Mapping[str, Any],
+        *,
+        project: str | None = None,
+        name: str | None = None,
+        strict: bool = False,
+    ) -> SweepCreated:
+        body = SweepCreate(config=dict(config), project=project, name=name, strict=strict)
+        return self._call("POST", "/sweeps", SweepCreated, body)
+
+    def list_sweeps(self, project: str | None = None) -> list[SweepOut]:
+        params = {"project": project} if project else None
+        return _SWEEPS.validate_python(self._json("GET", "/sweeps", params=params))
+
+    def get_sweep(self, sweep_id: str) -> SweepOut:
+        return self._call("GET", f"/sweeps/{_bare(sweep_id)}", SweepOut)
+
+    def sweep_action(self, sweep_id: str, action: str) -> SweepOut:
+        body = SweepAction.model_validate({"action": action})
+        return self._call("POST", f"/sweeps/{_bare(sweep_id)}/state", SweepOut, body)
+
+    def list_runs(self, sweep_id: str) -> list[RunOut]:
+        return _RUNS.validate_python(self._json("GET", f"/sweeps/{_bare(sweep_id)}/runs"))
+
+    def import_run(self, sweep_id: str, run: RunImport) -> RunOut:
+        return self._call("POST", f"/sweeps/{_bare(sweep_id)}/runs", RunOut, run)
+
+    # -- agents --------------------------------------------------------------------------------
+
+    def register_agent(self, sweep_id: str, host: str, pid: int) -> AgentOut:
+        body = AgentRegister(host=host, pid=pid)
+        return self._call("POST", f"/sweeps/{_bare(sweep_id)}/agents", AgentOut, body)
+
+    def list_agents(self, sweep_id: str) -> list[AgentOut]:
+        return _AGENTS.validate_python(self._json("GET", f"/sweeps/{_bare(sweep_id)}/agents"))
+
+    def heartbeat(self, agent_id: str, running: Sequence[str]) -> HeartbeatReply:
+        body = Heartbeat(running=list(running))
+        return self._call("POST", f"/agents/{agent_id}/heartbeat", HeartbeatReply, body)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunOut:
+        return self._call("GET", f"/runs/{run_id}", RunOut)
+
+    def start_run(
+        self, run_id: str, *, host: str | None = None, agent_id: str | None = None
+    ) -> RunOut:
+        body = RunStart(host=host, agent_id=agent_id)
+        return self._call("POST", f"/runs/{run_id}/start", RunOut, body)
+
+    def log_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        summary: Mapping[str, Any] | None = None,
+    ) -> HistoryAck:
+        body = HistoryBatch(
+            rows=[HistoryRowIn(step=step, metrics=dict(metrics)) for step, metrics in rows],
+            summary=dict(summary) if summary is not None else None,
+        )
+        return self._call("POST", f"/runs/{run_id}/history", HistoryAck, body)
+
+    def history(self, run_id: str, keys: Sequence[str] | None = None) -> list[HistoryRowOut]:
+        params = {"keys": ",".join(keys)} if keys else None
+        return _HISTORY.validate_python(self._json("GET", f"/runs/{run_id}/history", params=params))
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> RunOut:
+        body = SummaryUpdate(summary=dict(summary))
+        return self._call("POST", f"/runs/{run_id}/summary", RunOut, body)
+
+    def append_output(self, run_id: str, stream: str, text: str) -> None:
+        body = OutputChunk.model_validate({"stream": stream, "text": text})
+        self._json("POST", f"/runs/{run_id}/output", body=body)
+
+    def output(self, run_id: str, tail: int | None = None) -> str:
+        params = {"tail": str(tail)} if tail is not None else None
+        answer = self._call("GET", f"/runs/{run_id}/output", OutputOut, params=params)
+        return answer.text
+
+    def finish_run(
+        self, run_id: str, *, exit_code: int | None = None, state: str | None = None
+    ) -> RunOut:
+        body = RunFinish.model_validate({"exit_code": exit_code, "state": state})
+        return self._call("POST", f"/runs/{run_id}/finish", RunOut, body)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[_M],
+        body: BaseModel | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> _M:
+        return model.model_validate(self._json(method, path, body=body, params=params))
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        content = body.model_dump_json() if body is not None else None
+        headers = {"content-type": "application/json"} if content is not None else None
+        try:
+            response = self._http.request(
+                method, path, content=content, params=params, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(
+                f"could not reach the hypersweep server at {self.url} ({exc.__class__.__name__}: "
+                f"{exc}); start one with `hypersweep server` or point --server / "
+                "HYPERSWEEP_SERVER at it"
+            ) from None
+        if response.is_success:
+            return response.json()
+        raise _error_from(response, self.url)
+
+
+def _bare(sweep_path: str) -> str:
+    return split_sweep_path(sweep_path)[1]
+
+
+def _error_from(response: httpx.Response, url: str) -> HypersweepError:
+    try:
+        body = ErrorBody.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return HypersweepError(
+            f"the server at {url} answered {response.status_code} to "
+            f"{response.request.method} {response.request.url.path}: {response.text[:200]!r}; "
+            "is this a hypersweep server?"
+        )
+    if body.issues:
+        issues = [ConfigIssue(i.path, i.message, Severity(i.severity)) for i in body.issues]
+        return errors.ConfigError(issues)
+    cls = getattr(errors, body.error, None)
+    if (
+        not (isinstance(cls, type) and issubclass(cls, HypersweepError))
+        or cls is errors.ConfigError
+    ):
+        cls = HypersweepError
+    return cls(body.message)

@@ -1,0 +1,287 @@
+"""The HTTP API's request and response bodies (``/api/v1``), shared by server and client.
+
+The server validates every request body with these models and answers with them; the client
+parses every answer with them; neither imports the other. JSON on the wire; datetimes as ISO 8601
+UTC. Errors are ``ErrorBody`` with the HTTP status of the error class (``errors.py``).
+
+Endpoints (all under ``API_PREFIX``)::
+
+    GET  /health                          -> Health
+    POST /sweeps                 SweepCreate -> SweepCreated     (422 ErrorBody with issues)
+    GET  /sweeps?project=P                -> list[SweepOut]
+    GET  /sweeps/{sweep}                  -> SweepOut            (sweep: ID or PROJECT/ID)
+    POST /sweeps/{sweep}/state   SweepAction -> SweepOut         (409 when the state forbids it)
+    GET  /sweeps/{sweep}/runs             -> list[RunOut]
+    POST /sweeps/{sweep}/runs    RunImport -> RunOut             (offline sync, prior runs)
+    POST /sweeps/{sweep}/agents  AgentRegister -> AgentOut       (409 when the sweep has ended)
+    GET  /sweeps/{sweep}/agents           -> list[AgentOut]
+    POST /agents/{agent}/heartbeat Heartbeat -> HeartbeatReply
+    GET  /runs/{run}                      -> RunOut
+    POST /runs/{run}/start       RunStart -> RunOut
+    POST /runs/{run}/history     HistoryBatch -> HistoryAck      (carries the stop order)
+    GET  /runs/{run}/history?keys=a,b     -> list[HistoryRowOut]
+    POST /runs/{run}/summary     SummaryUpdate -> RunOut
+    POST /runs/{run}/output      OutputChunk -> Ack
+    GET  /runs/{run}/output?tail=N        -> OutputOut
+    POST /runs/{run}/finish      RunFinish -> RunOut
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hypersweep.domain import RunState
+
+__all__ = [
+    "API_PREFIX",
+    "Ack",
+    "AgentOut",
+    "AgentRegister",
+    "BestRun",
+    "Command",
+    "ErrorBody",
+    "ExitCommand",
+    "Health",
+    "Heartbeat",
+    "HeartbeatReply",
+    "HistoryAck",
+    "HistoryBatch",
+    "HistoryRowIn",
+    "HistoryRowOut",
+    "IssueOut",
+    "OutputChunk",
+    "OutputOut",
+    "RunCommand",
+    "RunFinish",
+    "RunImport",
+    "RunOut",
+    "RunStart",
+    "StopCommand",
+    "SummaryUpdate",
+    "SweepAction",
+    "SweepCreate",
+    "SweepCreated",
+    "SweepOut",
+]
+
+API_PREFIX = "/api/v1"
+
+SweepStateName = Literal["pending", "running", "paused", "finished", "canceled"]
+AgentStateName = Literal["running", "finished", "lost"]
+
+
+class _Body(BaseModel):
+    """Unknown fields are refused, so a typo in a request names the field instead of vanishing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors and health -------------------------------------------------------------------------
+
+
+class IssueOut(_Body):
+    """One config issue (``errors.ConfigIssue``) as JSON."""
+
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class ErrorBody(_Body):
+    """Every 4xx and 5xx answer: the error class, a sentence that names the fix, config issues."""
+
+    error: str = Field(description="the hypersweep error class, e.g. NotFoundError")
+    message: str
+    issues: list[IssueOut] = Field(default_factory=list)
+
+
+class Health(_Body):
+    status: Literal["ok"] = "ok"
+    version: str
+    store: str = Field(description="the store's kind: memory, sqlite or postgresql")
+
+
+class Ack(_Body):
+    ok: bool = True
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+
+
+class SweepCreate(_Body):
+    config: dict[str, Any] = Field(description="the W&B sweep config, as parsed from its YAML")
+    project: str | None = Field(default=None, description="default: the config's project key")
+    name: str | None = Field(default=None, description="default: the config's name key")
+    strict: bool = Field(default=False, description="refuse the config on warnings too")
+
+
+class BestRun(_Body):
+    run_id: str
+    value: float
+
+
+class SweepOut(_Body):
+    id: str
+    project: str
+    name: str | None
+    config: dict[str, Any]
+    state: SweepStateName
+    created_at: datetime
+    updated_at: datetime
+    run_counts: dict[str, int] = Field(description="runs by state, every state present")
+    best: BestRun | None = Field(default=None, description="best summary value of the metric")
+
+
+class SweepCreated(SweepOut):
+    warnings: list[IssueOut] = Field(default_factory=list)
+
+
+class SweepAction(_Body):
+    """A user's state change (spec §8.1)."""
+
+    action: Literal["pause", "resume", "stop", "cancel"]
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+
+class AgentRegister(_Body):
+    host: str
+    pid: int
+
+
+class AgentOut(_Body):
+    id: str
+    sweep_id: str
+    host: str
+    pid: int
+    state: AgentStateName
+    created_at: datetime
+    last_heartbeat: datetime
+
+
+class Heartbeat(_Body):
+    running: list[str] = Field(
+        default_factory=list, description="ids of the runs this agent has alive right now"
+    )
+
+
+class RunCommand(_Body):
+    """Start a run (spec §7.1 ``run``). ``params`` is plain and nested, as the program sees it."""
+
+    type: Literal["run"] = "run"
+    run_id: str
+    sweep_id: str
+    project: str
+    params: dict[str, Any]
+
+
+class StopCommand(_Body):
+    """Stop a run (spec §7.7): SIGTERM, then SIGKILL if it is still alive after the kill delay."""
+
+    type: Literal["stop"] = "stop"
+    run_id: str
+    reason: str
+
+
+class ExitCommand(_Body):
+    """The agent has nothing more to do (spec §7.1 ``exit``); ``kill`` on cancel (SIGKILL)."""
+
+    type: Literal["exit"] = "exit"
+    reason: str
+    kill: bool = False
+
+
+Command = Annotated[RunCommand | StopCommand | ExitCommand, Field(discriminator="type")]
+
+
+class HeartbeatReply(_Body):
+    commands: list[Command] = Field(default_factory=list)
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+class RunOut(_Body):
+    id: str
+    sweep_id: str
+    name: str
+    params: dict[str, Any]
+    state: RunState
+    created_at: datetime
+    agent_id: str | None = None
+    host: str | None = None
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+    stopped: bool = False
+    stop_reason: str | None = None
+
+
+class RunStart(_Body):
+    """The run's process has started (sent by the agent, or by ``init()`` of a sweep run)."""
+
+    host: str | None = None
+    agent_id: str | None = None
+
+
+class HistoryRowIn(_Body):
+    step: int = Field(ge=0)
+    metrics: dict[str, Any]
+
+
+class HistoryBatch(_Body):
+    rows: list[HistoryRowIn]
+    summary: dict[str, Any] | None = Field(
+        default=None, description="summary keys to merge after the rows (last values)"
+    )
+
+
+class HistoryAck(_Body):
+    """What the server decided after the batch: the run should stop (early termination)."""
+
+    stop: bool = False
+    reason: str | None = None
+
+
+class HistoryRowOut(_Body):
+    step: int
+    metrics: dict[str, Any]
+
+
+class SummaryUpdate(_Body):
+    summary: dict[str, Any]
+
+
+class OutputChunk(_Body):
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+
+class OutputOut(_Body):
+    text: str
+
+
+class RunFinish(_Body):
+    """The run ended. Without ``state`` the server derives it from the exit code and stop flag:
+    stopped -> killed; 0 -> finished; > 0 -> failed; < 0 (a signal) -> killed.
+    """
+
+    exit_code: int | None = None
+    state: Literal["finished", "failed", "crashed", "killed"] | None = None
+
+
+class RunImport(_Body):
+    """A whole run uploaded at once: an offline run (``hypersweep sync``) or a prior run."""
+
+    run_id: str | None = None
+    name: str | None = None
+    params: dict[str, Any]
+    history: list[HistoryRowIn] = Field(default_factory=list)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    exit_code: int | None = None
+    state: Literal["finished", "failed", "crashed", "killed"] = "finished"
