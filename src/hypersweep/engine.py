@@ -47,6 +47,7 @@ __all__ = [
     "parse",
     "render_command",
     "runs_to_stop",
+    "stored_config",
     "validate",
 ]
 
@@ -83,6 +84,31 @@ def parse(config: ConfigSource | SweepConfig, *, strict: bool = False) -> SweepC
     if parsed is None:
         raise ConfigError([i for i in issues if i.is_error] or issues)
     return parsed
+
+
+def stored_config(config: ConfigSource | SweepConfig, *, strict: bool = False) -> dict[str, Any]:
+    """The config as a server stores it: as written, with the defaults W&B fills in (spec §2.5).
+
+    Each parameter gets its (inferred) ``distribution`` and that distribution's defaults, and
+    ``early_terminate`` its rule's defaults (hyperband: ``eta: 3``, ``strict: true``), so the
+    stored config says exactly what ran. ``metric.goal`` is left as written, as W&B does.
+
+    Raises:
+        ConfigError: the config has errors.
+
+    Example:
+        >>> stored_config({"method": "random", "metric": {"name": "loss"},
+        ...     "parameters": {"lr": {"min": 0.1, "max": 1.0}},
+        ...     "early_terminate": {"type": "hyperband", "min_iter": 3}})["early_terminate"]
+        {'type': 'hyperband', 'min_iter': 3, 'eta': 3, 'strict': True}
+    """
+    parsed = parse(config, strict=strict)
+    stored = parsed.to_dict()
+    early = stored.get("early_terminate")
+    if isinstance(early, dict):
+        for key, value in STOPPING_RULES[early["type"]].defaults.items():
+            early.setdefault(key, value)
+    return stored
 
 
 def next_runs(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hypersweep.config import ConfigIssue, SweepConfig
 from hypersweep.domain import Run
@@ -25,6 +25,9 @@ class StoppingRule(ABC):
     """An early-termination rule: pure and stateless; every rule takes the same arguments."""
 
     type: ClassVar[str]
+    #: The settings a stored config gets filled in when it omits them (spec §2.5: W&B stores
+    #: hyperband's ``eta: 3`` and ``strict: true``), so the stored config says what ran.
+    defaults: ClassVar[Mapping[str, Any]] = {}
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         """Issues in ``config.early_terminate`` specific to this rule."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from hypersweep.config import ConfigIssue, Metric, SweepConfig
 from hypersweep.domain import Run, RunState
@@ -89,6 +90,7 @@ class Asha(StoppingRule):
     """
 
     type = "asha"
+    defaults: ClassVar[Mapping[str, Any]] = {"eta": 3}
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return _parse(config)[1]

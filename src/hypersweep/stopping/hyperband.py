@@ -9,7 +9,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hypersweep.config import ConfigIssue, Metric, Severity, SweepConfig
 from hypersweep.config._issues import describe, is_number
@@ -111,6 +111,7 @@ class Hyperband(StoppingRule):
     """
 
     type = "hyperband"
+    defaults: ClassVar[Mapping[str, Any]] = {"eta": 3, "strict": True}
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return _parse(config)[1]

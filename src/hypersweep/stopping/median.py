@@ -7,9 +7,10 @@ no such rule.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any, ClassVar
 
 from hypersweep.config import ConfigIssue, Metric, SweepConfig
 from hypersweep.domain import Run, RunState
@@ -62,6 +63,7 @@ class Median(StoppingRule):
     """
 
     type = "median"
+    defaults: ClassVar[Mapping[str, Any]] = {"min_iter": 1, "min_runs": 3}
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return _parse(config)[1]
