@@ -186,9 +186,16 @@ class Encoder:
         self.n_features = start
         self.n_leaves = len(leaves)
         self.all_discrete = bool(leaves) and all(leaf.discrete for leaf in leaves)
+        self.has_categorical = any(leaf.categorical for leaf in leaves)
         #: feature columns of numeric (non one-hot) leaves: the ones a gradient can move
         self.numeric_columns = np.array(
             [leaf.start for leaf in leaves if not leaf.categorical], dtype=int
+        )
+        #: per feature column, the searchable leaf it belongs to (a one-hot leaf has several)
+        self.column_leaf = (
+            np.concatenate([np.full(leaf.width, j, dtype=int) for j, leaf in enumerate(leaves)])
+            if leaves
+            else np.zeros(0, dtype=int)
         )
         self._category_index = {
             leaf.start: _CategoryIndex(_categories(leaf)) for leaf in leaves if leaf.categorical

@@ -16,6 +16,15 @@ runs can claim their noise.
 W&B's engine replaces its suggestion with a random point whenever a fitted hyperparameter lies
 on a bound (spec §4.4.3 step 8); with priors a bound is only reached when the data insist, and
 the fit is used as it is.
+
+Categorical leaves are one-hot in the features, but their columns share one length scale,
+stretched by sqrt(2) (``Tying``): the squared scaled distance between two categories is then
+exactly 1 / l^2 whichever two they are, a Hamming distance with one length scale per parameter,
+as Optuna's GPSampler has. One free length scale per one-hot column instead let the fit make
+some categories near and others far from the handful of runs it had, and the prior, centred by
+the number of *features*, tied the categories together more than their number warranted: on
+the benchmarks' mixed space (benchmarks/search_quality.py) the model then settled on the
+second-best optimiser and never tried the best one at its own learning rate.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from scipy.optimize import minimize
 
 from hypersweep.search._types import Array
 
-__all__ = ["GaussianProcess", "Hyperparameters", "fit_hyperparameters"]
+__all__ = ["GaussianProcess", "Hyperparameters", "Tying", "fit_hyperparameters"]
 
 _SQRT5 = math.sqrt(5.0)
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -50,6 +59,34 @@ class Hyperparameters:
     lengthscales: Array
     signal: float
     noise: float
+
+
+@dataclass(frozen=True)
+class Tying:
+    """Which feature columns share a length scale, and the factor each column applies to it.
+
+    ``groups[c]`` is the free length scale of column ``c`` (one per parameter); the column's
+    length scale is ``scale[c]`` times it (sqrt(2) for one-hot columns, 1 for numeric ones).
+    """
+
+    groups: Array
+    scale: Array
+    #: per group, added to the log length scale prior's centre (default 0)
+    shift: Array | None = None
+
+    @classmethod
+    def untied(cls, dim: int) -> Tying:
+        """One free length scale per column."""
+        return cls(np.arange(dim), np.ones(dim))
+
+    def prior_mean(self) -> Array:
+        """The centre of each group's log length scale prior."""
+        base = np.full(self.n_groups, _ls_prior_mean(self.n_groups))
+        return base if self.shift is None else base + self.shift
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups.max()) + 1 if len(self.groups) else 0
 
 
 def _sqdist(a: Array, b: Array, lengthscales: Array) -> Array:
@@ -81,9 +118,13 @@ def _ls_prior_mean(dim: int) -> float:
     return math.log(0.5 * math.sqrt(max(dim, 1)))
 
 
-def _negative_log_posterior(theta: Array, x: Array, y: Array) -> tuple[float, Array]:
-    n, dim = x.shape
-    ls = np.exp(theta[:dim])
+def _negative_log_posterior(
+    theta: Array, x: Array, y: Array, tying: Tying | None = None
+) -> tuple[float, Array]:
+    n, columns = x.shape
+    tying = tying or Tying.untied(columns)
+    dim = tying.n_groups
+    ls = tying.scale * np.exp(theta[tying.groups])
     signal = math.exp(theta[dim])
     noise = math.exp(theta[dim + 1])
     k, q = _matern(_sqdist(x, x, ls), signal)
@@ -100,11 +141,12 @@ def _negative_log_posterior(theta: Array, x: Array, y: Array) -> tuple[float, Ar
     # sum_ik m_ik (x_ij - x_kj)^2, without the n x n x D tensor of differences
     spread = 2.0 * (m.sum(1) @ (x * x) - ((m @ x) * x).sum(0))
     grad = np.empty_like(theta)
-    grad[:dim] = spread / ls**2
+    # d/d log l of each column, summed over the columns that share a length scale
+    grad[:dim] = np.bincount(tying.groups, weights=spread / ls**2, minlength=dim)
     grad[dim] = 0.5 * float((w * k).sum())
     grad[dim + 1] = 0.5 * noise * float(np.trace(w))
     # log-normal priors
-    mu_ls = _ls_prior_mean(dim)
+    mu_ls = tying.prior_mean()
     value += 0.5 * float((((theta[:dim] - mu_ls) / _LS_PRIOR_STD) ** 2).sum())
     grad[:dim] += (theta[:dim] - mu_ls) / _LS_PRIOR_STD**2
     for index, (mu, sd) in ((dim, _SIGNAL_PRIOR), (dim + 1, _NOISE_PRIOR)):
@@ -116,32 +158,41 @@ def _negative_log_posterior(theta: Array, x: Array, y: Array) -> tuple[float, Ar
 
 
 def fit_hyperparameters(
-    x: Array, y: Array, rng: np.random.Generator, *, restarts: int = 2, optimise: int = 2
+    x: Array,
+    y: Array,
+    rng: np.random.Generator,
+    *,
+    restarts: int = 2,
+    optimise: int = 2,
+    tying: Tying | None = None,
 ) -> Hyperparameters:
     """MAP hyperparameters for standardised targets ``y`` at unit-cube points ``x``.
 
     Candidate starts are the prior's mode, short length scales (a wiggly fit the mode can
     miss) and ``restarts`` draws from the prior; L-BFGS-B runs from the ``optimise`` starts
     with the best posterior value (one evaluation each to rank them), and the best optimum wins.
+    ``tying`` shares length scales between columns (default: one per column); the result has
+    one length scale per column either way.
     """
-    dim = x.shape[1]
+    tying = tying or Tying.untied(x.shape[1])
+    dim = tying.n_groups
     bounds = [_LS_BOUNDS] * dim + [_SIGNAL_BOUNDS, _NOISE_BOUNDS]
     lower = np.array([b[0] for b in bounds])
     upper = np.array([b[1] for b in bounds])
-    mode = np.array([_ls_prior_mean(dim)] * dim + [_SIGNAL_PRIOR[0], _NOISE_PRIOR[0]])
+    mode = np.concatenate([tying.prior_mean(), [_SIGNAL_PRIOR[0], _NOISE_PRIOR[0]]])
     short = mode.copy()
     short[:dim] = math.log(0.25)
     spread = np.array([_LS_PRIOR_STD] * dim + [_SIGNAL_PRIOR[1], _NOISE_PRIOR[1]])
     starts = [mode, short] + [mode + rng.standard_normal(dim + 2) * spread for _ in range(restarts)]
     starts = [np.clip(start, lower, upper) for start in starts]
     with np.errstate(all="ignore"):
-        values = [_negative_log_posterior(start, x, y)[0] for start in starts]
+        values = [_negative_log_posterior(start, x, y, tying)[0] for start in starts]
         best: tuple[float, Array] = (values[0], starts[0])
         for i in np.argsort(values, kind="stable")[:optimise]:
             result = minimize(
                 _negative_log_posterior,
                 starts[i],
-                args=(x, y),
+                args=(x, y, tying),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
@@ -150,7 +201,8 @@ def fit_hyperparameters(
             if float(result.fun) <= best[0]:
                 best = (float(result.fun), np.asarray(result.x))
     theta = best[1]
-    return Hyperparameters(np.exp(theta[:dim]), math.exp(theta[dim]), math.exp(theta[dim + 1]))
+    lengthscales = tying.scale * np.exp(theta[tying.groups])
+    return Hyperparameters(lengthscales, math.exp(theta[dim]), math.exp(theta[dim + 1]))
 
 
 class GaussianProcess:

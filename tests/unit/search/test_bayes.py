@@ -13,7 +13,7 @@ from hypersweep.config import SweepConfig, parse_config, value_key
 from hypersweep.domain import Run
 from hypersweep.search import SEARCHERS, bayes
 from hypersweep.search._subset import informative_subset
-from hypersweep.search.bayes import N_INITIAL, BayesSearch
+from hypersweep.search.bayes import N_INITIAL, N_INITIAL_CATEGORICAL, BayesSearch
 from hypersweep.search.sobol import design_seed, sobol_points
 
 BRANIN_SPACE = {"x1": {"min": -5.0, "max": 10.0}, "x2": {"min": 0.0, "max": 15.0}}
@@ -212,3 +212,20 @@ def test_bayes_converges_on_branin_where_random_search_does_not() -> None:
             runs.append(finished(s.params, branin(s.params), f"r{i}"))
         best[method] = min(branin(r.params) for r in runs) - BRANIN_MIN
     assert best["bayes"] < regret <= best["random"], best
+
+
+def test_a_space_with_a_categorical_warms_up_longer() -> None:
+    """Each category must be seen at more than one setting of the numbers before the model
+    judges it (bayes.N_INITIAL_CATEGORICAL)."""
+    space = {"lr": {"min": 0.0, "max": 1.0}, "opt": {"values": ["adam", "sgd", "rmsprop"]}}
+    config = config_of(space)
+    runs = [
+        finished({"lr": 0.1 * i, "opt": ["adam", "sgd", "rmsprop"][i % 3]}, float(i), f"r{i}")
+        for i in range(N_INITIAL_CATEGORICAL - 1)
+    ]
+    rng = np.random.default_rng(0)
+    [last_warm_up] = BayesSearch().suggest(config, runs, 1, rng)
+    assert last_warm_up.info["phase"] == "warm-up"
+    runs.append(finished(last_warm_up.params, 0.5, "r-last"))
+    [modelled] = BayesSearch().suggest(config, runs, 1, rng)
+    assert modelled.info["phase"] == "model"

@@ -9,11 +9,20 @@ import pytest
 from scipy.optimize import approx_fprime
 from scipy.special import ndtr
 
-from hypersweep.search._acquisition import log_ei, log_ei_with_gradient, log_h, refine
+from hypersweep.search._acquisition import (
+    best_categories,
+    local_search,
+    log_ei,
+    log_ei_with_gradient,
+    log_h,
+    refine,
+)
 from hypersweep.search._gp import (
     GaussianProcess,
     Hyperparameters,
+    Tying,
     _negative_log_posterior,
+    _sqdist,
     fit_hyperparameters,
 )
 from hypersweep.search._warp import OutputWarp
@@ -99,3 +108,55 @@ def test_output_warp_keeps_order_and_inverts() -> None:
     assert abs(z.mean()) < 1e-9 and z.std() == pytest.approx(1.0)
     np.testing.assert_allclose(warp.inverse(z), y, rtol=1e-6)
     assert warp.lam < 1.0  # compresses the large values
+
+
+def mixed_data(n: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, Tying]:
+    """One numeric column and a 3-way categorical, one-hot in columns 1-3; the best value of
+    the number depends on the category."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    cat = rng.integers(0, 3, n)
+    x = np.column_stack([u, np.eye(3)[cat]])
+    y = (u - np.array([0.2, 0.5, 0.8])[cat]) ** 2 + np.array([0.0, 0.3, 0.1])[cat]
+    tying = Tying(np.array([0, 1, 1, 1]), np.array([1.0, math.sqrt(2), math.sqrt(2), math.sqrt(2)]))
+    return x, (y - y.mean()) / y.std(), tying
+
+
+def test_tied_length_scale_gradient_matches_finite_differences() -> None:
+    x, y, tying = mixed_data()
+    theta = np.array([-0.5, 0.3, 0.2, -3.0])  # two length scales, signal, noise
+    _, grad = _negative_log_posterior(theta, x, y, tying)
+    numeric = approx_fprime(theta, lambda t: _negative_log_posterior(t, x, y, tying)[0], 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+
+
+def test_categories_are_equally_far_apart_with_one_length_scale() -> None:
+    x, y, tying = mixed_data()
+    hyper = fit_hyperparameters(x, y, np.random.default_rng(0), tying=tying)
+    ls = hyper.lengthscales
+    assert ls[1] == ls[2] == ls[3]
+    # a Hamming distance: two different categories are 1 / l^2 apart, whichever two, with l
+    # the parameter's own length scale (the one-hot columns hold it times sqrt(2))
+    rows = np.column_stack([np.full(3, 0.5), np.eye(3)])
+    d2 = _sqdist(rows, rows, ls)
+    off = d2[~np.eye(3, dtype=bool)]
+    np.testing.assert_allclose(off, 1.0 / (ls[1] / math.sqrt(2)) ** 2)
+
+
+def test_local_search_moves_a_category_where_the_gradient_cannot() -> None:
+    x, y, tying = mixed_data(40)
+    gp = GaussianProcess(x, y, fit_hyperparameters(x, y, np.random.default_rng(0), tying=tying))
+    best = float(y.min())
+    blocks = [slice(1, 4)]
+    # start in the worst category at its own best number: only a categorical move improves
+    start = np.array([[0.5, 0.0, 1.0, 0.0]])
+    moved, changed = best_categories(gp, start, blocks, best)
+    trials = np.array([[0.5, *row] for row in np.eye(3)])
+    assert changed
+    assert np.argmax(moved[0, 1:]) == int(np.argmax(log_ei(*gp.predict(trials), best)[0]))
+    searched = local_search(gp, start, np.array([0]), blocks, best)
+    assert log_ei(*gp.predict(searched), best)[0][0] >= log_ei(*gp.predict(moved), best)[0][0]
+    # one-hot stays one-hot, and a start already at its best category stays put
+    assert set(np.round(searched[0, 1:], 12)) == {0.0, 1.0}
+    again, changed = best_categories(gp, moved, blocks, best)
+    assert not changed and np.array_equal(again, moved)
