@@ -1,7 +1,25 @@
 """hypersweep: self-hosted hyperparameter sweeps that speak W&B's sweep YAML.
 
-The public surface grows with the client library; the engine is at ``hypersweep.engine``.
+Training code uses it like wandb (``import hypersweep as wandb`` works)::
+
+    import hypersweep
+
+    run = hypersweep.init(config={"lr": 0.01, "epochs": 10})
+    for epoch in range(hypersweep.config.epochs):
+        hypersweep.log({"loss": 1.0 / (epoch + 1)})
+    hypersweep.finish()
+
+Everything but the errors loads on first use, so ``import hypersweep`` stays light (no numpy,
+httpx, pydantic, FastAPI or SQLAlchemy). ``config``, ``summary`` and ``run`` are those of the
+current run, looked up on each access; the engine is at ``hypersweep.engine``.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 from hypersweep.errors import (
     AuthError,
@@ -10,9 +28,20 @@ from hypersweep.errors import (
     ConflictError,
     HypersweepError,
     NotFoundError,
+    RunStopped,
     ServerUnavailable,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from hypersweep.client._config import Config
+    from hypersweep.client._init import finish, init, log
+    from hypersweep.client._outbox import Summary
+    from hypersweep.client._run import Run
+
+    config: Config
+    summary: Summary
+    run: Run | None
 
 __version__ = "0.1.0"
 
@@ -23,7 +52,105 @@ __all__ = [
     "ConflictError",
     "HypersweepError",
     "NotFoundError",
+    "Run",
+    "RunStopped",
     "ServerUnavailable",
     "StoreError",
     "__version__",
+    "config",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "summary",
 ]
+
+# name -> module that defines it, imported on first access
+_LAZY = {
+    "init": "hypersweep.client._init",
+    "log": "hypersweep.client._init",
+    "finish": "hypersweep.client._init",
+    "Run": "hypersweep.client._run",
+}
+
+
+class _NoRun:
+    """``hypersweep.config`` / ``summary`` before ``init()``: every use says to call it first."""
+
+    _what: str
+
+    def __init__(self, what: str) -> None:
+        object.__setattr__(self, "_what", what)
+
+    def _fail(self, *args: object, **kwargs: object) -> Any:
+        raise HypersweepError(
+            f"You must call hypersweep.init() before using hypersweep.{self._what}"
+        )
+
+    __getitem__ = __setattr__ = __setitem__ = __contains__ = __iter__ = _fail
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # introspection (inspect, copy, mock) asks for dunders
+            raise AttributeError(name)
+        return self._fail()
+
+    def __repr__(self) -> str:
+        return f"<hypersweep.{self._what}: call hypersweep.init() first>"
+
+
+def _of_current_run(name: str) -> Any:
+    from hypersweep.client._init import current_run
+
+    current = current_run()
+    if name == "run":
+        return current
+    return getattr(current, name) if current is not None else _NoRun(name)
+
+
+class _Package(types.ModuleType):
+    """The ``hypersweep`` module's class: ``config`` is the current run's, always.
+
+    The sweep-config subpackage is also called ``hypersweep.config``, and importing it makes
+    the import system bind it as this module's ``config`` attribute, which would hide
+    ``hypersweep.config.lr`` from W&B-style scripts. A property wins over that binding; the
+    subpackage stays importable as ``from hypersweep.config import ...`` (through
+    ``sys.modules``), which is how hypersweep itself imports it.
+    """
+
+    @property
+    def config(self) -> Any:
+        return _of_current_run("config")
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):
+            raise AttributeError(
+                "hypersweep.config is the current run's config; change it with "
+                "hypersweep.config.update({...}) or set it with hypersweep.init(config={...})"
+            )
+        self.__dict__["_config_package"] = value  # the subpackage, bound by the import system
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    # Not cached in globals() for summary/run: they follow the current run.
+    if name in ("summary", "run"):
+        return _of_current_run(name)
+    module = _LAZY.get(name)
+    if module is None:
+        # a subpackage not imported yet (``hypersweep.client``, ``hypersweep.engine``)
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+        raise AttributeError(f"module 'hypersweep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

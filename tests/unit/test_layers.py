@@ -35,6 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     },
     "dashboard": {"protocol", "config", "domain", "errors"},
     "agent": {"client", "config", "domain", "errors", "protocol"},
+    # User code shipped as examples: only the public client API (`import hypersweep`).
+    "examples": set(),
+    # `python -m hypersweep` only hands over to the CLI.
+    "__main__": {"cli"},
     "cli": {
         "server",
         "agent",
@@ -49,6 +53,7 @@ ALLOWED: dict[str, set[str]] = {
         "search",
         "stopping",
         "dashboard",
+        "examples",
     },
 }
 # No I/O library below the engine: the pure layers stay pure.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import hypersweep
 from hypersweep import engine
@@ -17,10 +18,38 @@ def test_package_exports() -> None:
         "ConflictError",
         "HypersweepError",
         "NotFoundError",
+        "Run",
+        "RunStopped",
         "ServerUnavailable",
         "StoreError",
         "__version__",
+        "config",
+        "finish",
+        "init",
+        "log",
+        "run",
+        "summary",
     }
+
+
+def test_client_exports() -> None:
+    from hypersweep import client
+
+    assert set(client.__all__) == {
+        "DEFAULT_SERVER",
+        "ApiClient",
+        "Run",
+        "current_run",
+        "finish",
+        "init",
+        "log",
+        "request_stop",
+        "server_url",
+        "set_inprocess_agent",
+        "split_sweep_path",
+    }
+    for name in client.__all__:
+        assert getattr(client, name) is not None
 
 
 def test_engine_exports() -> None:
@@ -34,15 +63,30 @@ def test_engine_exports() -> None:
         "parse",
         "render_command",
         "runs_to_stop",
+        "stored_config",
         "validate",
     }
 
 
+HEAVY = "{'numpy', 'scipy', 'fastapi', 'sqlalchemy', 'yaml', 'httpx', 'pydantic', 'uvicorn'}"
+
+
 def test_importing_hypersweep_stays_light() -> None:
-    code = (
-        "import sys, hypersweep; "
-        "heavy = {'numpy', 'scipy', 'fastapi', 'sqlalchemy', 'yaml'} & set(sys.modules); "
-        "print(sorted(heavy))"
-    )
+    code = f"import sys, hypersweep; print(sorted({HEAVY} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_init_and_log_stay_light(tmp_path: Path) -> None:
+    # an offline run never needs the HTTP client; an online one imports it in its sender thread
+    code = (
+        "import sys, hypersweep as wandb\n"
+        "wandb.init(mode='offline', config={'lr': 0.1})\n"
+        "wandb.log({'loss': wandb.config.lr})\n"
+        f"print(sorted({HEAVY} & set(sys.modules)))\n"
+        "wandb.finish()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ matching ``HypersweepError`` subclass with the server's sentence, and an unreach
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hypersweep import errors
+from hypersweep.client._env import DEFAULT_SERVER, server_url
 from hypersweep.errors import ConfigIssue, HypersweepError, ServerUnavailable, Severity
 from hypersweep.protocol import (
     API_PREFIX,
@@ -44,20 +44,11 @@ from hypersweep.protocol import (
 
 __all__ = ["DEFAULT_SERVER", "ApiClient", "server_url", "split_sweep_path"]
 
-DEFAULT_SERVER = "http://127.0.0.1:8787"
 _M = TypeVar("_M", bound=BaseModel)
 _RUNS = TypeAdapter(list[RunOut])
 _SWEEPS = TypeAdapter(list[SweepOut])
 _AGENTS = TypeAdapter(list[AgentOut])
 _HISTORY = TypeAdapter(list[HistoryRowOut])
-
-
-def server_url(explicit: str | None = None) -> str:
-    """The server address: ``explicit``, else ``$HYPERSWEEP_SERVER``, else the default port."""
-    url = explicit or os.environ.get("HYPERSWEEP_SERVER") or DEFAULT_SERVER
-    if "://" not in url:
-        url = f"http://{url}"
-    return url.rstrip("/")
 
 
 def split_sweep_path(path: str) -> tuple[str | None, str]:

@@ -1,0 +1,405 @@
+"""``init()`` and the module-level run (``hypersweep.config``, ``log``, ``summary``, ``finish``).
+
+``init()`` reads what an agent puts in the environment (spec §7.2, §7.3) with W&B's names, so an
+unmodified ``import wandb`` script works after ``import hypersweep as wandb``:
+
+=========================== ===========================================================
+``WANDB_SWEEP_ID``          the sweep this run belongs to (set by the agent)
+``WANDB_RUN_ID``            the run id the server assigned
+``WANDB_SWEEP_PARAM_PATH``  YAML file with the run's parameters (``name: {value: V}``)
+``WANDB_DIR``               base directory for run files (default: the working directory)
+``WANDB_PROJECT``           project name
+``HYPERSWEEP_SERVER``       server address (default ``http://127.0.0.1:8787``)
+``HYPERSWEEP_MODE``         ``online`` (default), ``offline`` or ``disabled`` (also ``WANDB_MODE``)
+``HYPERSWEEP_AGENT_ID``     set by the hypersweep agent: it, not ``finish()``, reports the end
+``HYPERSWEEP_INPROCESS_AGENT`` ``1`` inside the function agent: ``log()`` of a stopped run raises
+=========================== ===========================================================
+
+It does no network I/O itself: the sender thread contacts the server, so ``init()`` costs
+reading the parameter file and starting a thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hypersweep.client._config import Config, as_mapping, load_param_file, warn
+from hypersweep.client._env import server_url
+from hypersweep.client._offline import offline_dir
+from hypersweep.client._run import Run
+from hypersweep.client._sender import SenderSettings, note
+from hypersweep.errors import HypersweepError
+
+__all__ = [
+    "current_run",
+    "finish",
+    "init",
+    "log",
+    "request_stop",
+    "set_inprocess_agent",
+]
+
+MODES = ("online", "offline", "disabled")
+_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+REINIT = ("return_previous", "finish_previous", "create_new")
+# wandb.init arguments a W&B script may pass that have no meaning here: accepted and ignored
+# with a warning, so the script runs; any other unknown argument is a TypeError.
+_WANDB_ONLY = frozenset(
+    {
+        "allow_val_change",
+        "anonymous",
+        "config_exclude_keys",
+        "config_include_keys",
+        "force",
+        "fork_from",
+        "magic",
+        "monitor_gym",
+        "resume",
+        "resume_from",
+        "save_code",
+        "settings",
+        "sync_tensorboard",
+        "tensorboard",
+    }
+)
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+_lock = threading.RLock()
+_current: Run | None = None
+_unfinished: list[Run] = []
+_inprocess_agent = False
+_hooks_installed = False
+_exit_code: int | None = None
+_said_not_in_sweep = False
+
+
+def current_run() -> Run | None:
+    """The run ``init()`` made last that is not finished yet (``hypersweep.run``)."""
+    return _current
+
+
+def set_inprocess_agent(enabled: bool) -> None:
+    """Called by the in-process function agent: from now on ``log()`` of a run the server
+    stopped raises ``RunStopped`` (which the agent catches), instead of carrying on until the
+    subprocess agent's SIGTERM. ``HYPERSWEEP_INPROCESS_AGENT=1`` does the same.
+    """
+    global _inprocess_agent
+    _inprocess_agent = enabled
+
+
+def _stop_raises() -> bool:
+    return _inprocess_agent or os.environ.get("HYPERSWEEP_INPROCESS_AGENT") == "1"
+
+
+def request_stop(run_id: str, reason: str) -> bool:
+    """Mark run ``run_id`` stopped (a ``stop`` command the in-process agent got by heartbeat).
+
+    Returns:
+        Whether a live run of this process has that id.
+    """
+    with _lock:
+        for run in _unfinished:
+            if run.id == run_id:
+                run._request_stop(reason)
+                return True
+    return False
+
+
+def init(
+    project: str | None = None,
+    config: Any = None,
+    name: str | None = None,
+    id: str | None = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    reinit: bool | str | None = None,
+    mode: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    entity: str | None = None,
+    **wandb_kwargs: Any,
+) -> Run:
+    """Start a run, shaped like ``wandb.init``; inside a sweep, pick up its parameters.
+
+    In a sweep (``WANDB_SWEEP_ID`` set by the agent) the run id comes from ``WANDB_RUN_ID``,
+    the parameters from ``WANDB_SWEEP_PARAM_PATH`` are deep-merged over ``config`` and locked,
+    and ``project``, ``entity`` and ``id`` are ignored with W&B's warnings. Outside a sweep the
+    run is written to a local directory that ``hypersweep sync DIR --sweep ID`` uploads later.
+
+    Args:
+        project: project name (default ``$WANDB_PROJECT``, else ``uncategorized``).
+        config: default hyperparameters: a dict, an ``argparse.Namespace`` or a YAML file path.
+        name: display name of the run.
+        id: run id outside a sweep (default ``$WANDB_RUN_ID``, else a fresh one).
+        tags, notes, group, job_type: kept with an offline run.
+        reinit: with a run already active in this process: ``return_previous`` (default; also
+            None/False), ``finish_previous`` (also True) or ``create_new``.
+        mode: ``online`` (default), ``offline`` or ``disabled`` (default ``$HYPERSWEEP_MODE``).
+        dir: base directory for run files (default ``$WANDB_DIR``, else the working directory).
+        entity: accepted for W&B scripts; hypersweep has no entities.
+
+    Returns:
+        The run; also reachable as ``hypersweep.run``.
+
+    Raises:
+        ConfigError: the sweep parameter file is missing or malformed.
+        HypersweepError: an invalid ``mode``, ``reinit`` or ``id``; a sweep without a run id.
+        TypeError: an argument ``wandb.init`` does not have either.
+    """
+    _check_wandb_kwargs(wandb_kwargs)
+    reinit_mode = _reinit_mode(reinit)
+    env = os.environ
+    sweep_id = _bare_sweep_id(env.get("WANDB_SWEEP_ID") or None)
+    run_mode = _mode(mode)
+    if sweep_id is not None and run_mode == "online":
+        _preload_http()
+    with _lock:
+        previous = _current
+        if previous is not None and not previous.finished:
+            same_job = sweep_id is None or previous.id == env.get("WANDB_RUN_ID")
+            if reinit_mode == "return_previous" and same_job:
+                return previous
+            if reinit_mode != "create_new":
+                previous.finish()
+    if sweep_id is not None:
+        for what, value in (("project", project), ("entity", entity), ("run_id", id)):
+            if value is not None:
+                warn(f"Ignoring {what} '{value}' when running a sweep.")
+        run_id = env.get("WANDB_RUN_ID") or _no_run_id(sweep_id)
+        project = env.get("WANDB_PROJECT") or None
+    else:
+        run_id = id or env.get("WANDB_RUN_ID") or _new_id()
+        project = project or env.get("WANDB_PROJECT") or "uncategorized"
+    if not _RUN_ID.match(run_id):
+        raise HypersweepError(
+            f"run id {run_id!r}: use 1-64 letters, digits, '_', '-' or '.' (it names a directory)"
+        )
+    run_config = Config()
+    run_config.update(_config_defaults(config))
+    sweep_params: dict[str, Any] | None = None
+    if sweep_id is not None:
+        param_path = env.get("WANDB_SWEEP_PARAM_PATH")
+        sweep_params = load_param_file(param_path) if param_path else {}
+        run_config._lock_sweep(sweep_params)
+    base = Path(dir or env.get("WANDB_DIR") or os.getcwd()).absolute()
+    now = datetime.now(timezone.utc)
+    offline_path = offline_dir(base, run_id, now)
+    online = run_mode == "online" and sweep_id is not None
+    if run_mode == "online" and sweep_id is None:
+        _say_not_in_sweep(offline_path)
+    settings = None
+    if run_mode != "disabled":
+        settings = SenderSettings(
+            run_id=run_id,
+            sweep_id=sweep_id,
+            online=online,
+            server=server_url(),
+            offline_path=offline_path,
+            agent_id=env.get("HYPERSWEEP_AGENT_ID") or None,
+        )
+    extra = {
+        "tags": list(tags or []),
+        "notes": notes,
+        "group": group,
+        "job_type": job_type,
+        "created_at": now.isoformat(),
+    }
+    run = Run(
+        run_id=run_id,
+        name=name,
+        sweep_id=sweep_id,
+        project=project,
+        run_dir=offline_path if not online else offline_dir(base, run_id, now, prefix="run"),
+        config=run_config,
+        mode="offline" if run_mode == "online" and not online else run_mode,
+        sender=settings,
+        extra=extra,
+        sweep_params=sweep_params,
+        stop_raises=_stop_raises,
+        on_finish=_forget,
+    )
+    _remember(run)
+    return run
+
+
+def log(data: Any, step: int | None = None, commit: bool | None = None) -> None:
+    """``hypersweep.log(...)``: ``run.log`` of the current run."""
+    _require("log").log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """``hypersweep.finish()``: finish the current run; nothing without one."""
+    run = _current
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def _require(what: str) -> Run:
+    run = _current
+    if run is None:
+        raise HypersweepError(f"You must call hypersweep.init() before hypersweep.{what}()")
+    return run
+
+
+# -- arguments ---------------------------------------------------------------------------------
+
+
+def _check_wandb_kwargs(kwargs: dict[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - _WANDB_ONLY)
+    if unknown:
+        raise TypeError(
+            f"init() got an unexpected keyword argument {unknown[0]!r}; it takes project, "
+            "config, name, id, tags, notes, group, job_type, reinit, mode, dir, entity"
+        )
+    for key in sorted(kwargs):
+        warn(f"init({key}=...) is a wandb option that hypersweep ignores")
+
+
+def _reinit_mode(reinit: bool | str | None) -> str:
+    if reinit is None or reinit is False or reinit == "default":
+        return "return_previous"
+    if reinit is True:
+        return "finish_previous"
+    if isinstance(reinit, str) and reinit in REINIT:
+        return reinit
+    raise HypersweepError(f"init(reinit={reinit!r}): use one of {', '.join(REINIT)}, True or False")
+
+
+def _mode(explicit: str | None) -> str:
+    env = os.environ
+    raw = explicit or env.get("HYPERSWEEP_MODE") or env.get("WANDB_MODE") or "online"
+    value = _MODE_ALIASES.get(raw.lower(), raw.lower())
+    if value not in MODES:
+        source = "init(mode=...)" if explicit else "HYPERSWEEP_MODE / WANDB_MODE"
+        raise HypersweepError(f"{source}: unknown mode {raw!r}; use one of {', '.join(MODES)}")
+    return value
+
+
+def _config_defaults(config: Any) -> Any:
+    if isinstance(config, (str, os.PathLike)):
+        return _config_file(str(config))
+    return as_mapping(config, "init(config=...)")
+
+
+def _config_file(path: str) -> dict[str, Any]:
+    """A YAML config file: plain ``key: value``, or W&B's ``key: {value: V}`` format."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise HypersweepError(f"init(config={path!r}): cannot read it as YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise HypersweepError(f"init(config={path!r}): expected a mapping of keys to values")
+    return {
+        str(k): v["value"]
+        if isinstance(v, dict) and set(v) <= {"value", "desc"} and "value" in v
+        else v
+        for k, v in data.items()
+        if k not in ("wandb_version", "_wandb")
+    }
+
+
+def _bare_sweep_id(raw: str | None) -> str | None:
+    # the agent sets the bare id (spec §7.2); tolerate PROJECT/ID written by hand
+    return raw.strip().rsplit("/", 1)[-1] or None if raw else None
+
+
+def _no_run_id(sweep_id: str) -> NoReturn:
+    raise HypersweepError(
+        f"WANDB_SWEEP_ID={sweep_id} is set but WANDB_RUN_ID is not; sweep runs are started by "
+        f"`hypersweep agent {sweep_id}`, which sets both. Unset WANDB_SWEEP_ID to run outside "
+        "the sweep"
+    )
+
+
+def _preload_http() -> None:
+    """Start importing the HTTP client (~150 ms) now, while this thread reads the parameters;
+    the sender thread's own import then waits only for what is left."""
+    if "hypersweep.client._http" not in sys.modules:
+        threading.Thread(
+            target=importlib.import_module,
+            args=("hypersweep.client._http",),
+            name="hypersweep-preload",
+            daemon=True,
+        ).start()
+
+
+def _new_id() -> str:
+    import secrets
+
+    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def _say_not_in_sweep(path: Path) -> None:
+    global _said_not_in_sweep
+    if _said_not_in_sweep:
+        return
+    _said_not_in_sweep = True
+    note(
+        f"not in a sweep (WANDB_SWEEP_ID is unset), so this run is written to {path}; add it "
+        f"to a sweep later with `hypersweep sync {path} --sweep SWEEP_ID`"
+    )
+
+
+# -- the module-level run and process exit -----------------------------------------------------
+
+
+def _remember(run: Run) -> None:
+    global _current
+    with _lock:
+        _current = run
+        _unfinished.append(run)
+        _install_hooks()
+
+
+def _forget(run: Run) -> None:
+    global _current
+    with _lock:
+        if run in _unfinished:
+            _unfinished.remove(run)
+        if _current is run:
+            _current = _unfinished[-1] if _unfinished else None
+
+
+def _install_hooks() -> None:
+    """Learn the exit code like wandb does (``sys.exit`` and ``sys.excepthook``), and finish
+    unfinished runs at exit so their last rows are delivered and offline runs record it."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    original_exit = sys.exit
+    original_hook = sys.excepthook
+
+    def exit_hook(code: Any = None) -> NoReturn:
+        global _exit_code
+        _exit_code = code if isinstance(code, int) else (0 if code is None else 1)
+        original_exit(code)
+
+    def except_hook(*args: Any) -> None:
+        global _exit_code
+        _exit_code = 1
+        original_hook(*args)
+
+    sys.exit = exit_hook
+    sys.excepthook = except_hook
+    atexit.register(_finish_all)
+
+
+def _finish_all() -> None:
+    with _lock:
+        runs = list(_unfinished)
+    for run in reversed(runs):
+        run.finish(exit_code=_exit_code or 0)

@@ -1,0 +1,282 @@
+"""``Run``: what ``hypersweep.init()`` returns; config, log, summary, finish (spec §7.3, §9.4).
+
+``log()`` follows W&B's step rules (wandb's ``handle_request_partial_history``):
+
+- ``log(d)`` merges ``d`` into the current row, commits it at the current step, and advances;
+- ``log(d, commit=False)`` merges ``d`` into the current row without committing;
+- ``log(d, step=s)`` with ``s`` above the current step first commits the pending row, then moves
+  to ``s``; the row at ``s`` is committed by a later call with a higher step, a call without a
+  step, ``commit=True``, or ``finish()``;
+- a ``step`` below the current one is dropped with W&B's warning.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hypersweep.client._config import Config, warn
+from hypersweep.client._outbox import Outbox, Summary, jsonable
+from hypersweep.client._sender import Ending, Sender, SenderSettings
+from hypersweep.errors import RunStopped
+
+__all__ = ["Run", "ending_state"]
+
+FINISH_TIMEOUT = 30.0  # seconds finish() waits for undelivered rows before giving up
+
+
+def ending_state(exit_code: int, stopped: bool) -> str:
+    """The final state of a run (as the server derives it, protocol.RunFinish)."""
+    if stopped or exit_code < 0:
+        return "killed"
+    return "finished" if exit_code == 0 else "failed"
+
+
+class Run:
+    """One training run: ``config``, ``log()``, ``summary``, ``finish()``; built by ``init()``.
+
+    Use it as a context manager to finish it with exit code 1 when the block raises::
+
+        with hypersweep.init(config={"lr": 0.1}) as run:
+            run.log({"loss": 0.5})
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        name: str | None,
+        sweep_id: str | None,
+        project: str | None,
+        run_dir: Path,
+        config: Config,
+        mode: str,
+        sender: SenderSettings | None,
+        extra: Mapping[str, Any] | None = None,
+        sweep_params: Mapping[str, Any] | None = None,
+        stop_raises: Callable[[], bool] = lambda: False,
+        on_finish: Callable[[Run], None] = lambda run: None,
+    ) -> None:
+        self._id = run_id
+        self._name = name
+        self._sweep_id = sweep_id
+        self._project = project
+        self._dir = run_dir
+        self._mode = mode
+        self.config = config
+        self._box = Outbox()
+        self.summary = Summary(self._box)
+        self._extra = dict(extra or {})
+        self._sweep_params = dict(sweep_params) if sweep_params is not None else None
+        self._stop_raises = stop_raises
+        self._on_finish = on_finish
+        self._lock = threading.Lock()
+        self._step = 0
+        self._partial: dict[str, Any] = {}
+        self._started = time.time()
+        self._stop_reason: str | None = None
+        self._stopped = False
+        self._finished = False
+        self._warned_finished = False
+        self._agent_id = sender.agent_id if sender is not None else None
+        self._sender: Sender | None = None
+        if sender is not None:
+            self._sender = Sender(
+                self._box,
+                sender,
+                meta=self._meta,
+                on_stop=self._request_stop,
+                on_name=self._set_server_name,
+            )
+            self._sender.start()
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        """The name given to ``init(name=...)``, else the server's name, else the run id."""
+        return self._name or self._id
+
+    @property
+    def sweep_id(self) -> str | None:
+        return self._sweep_id
+
+    @property
+    def project(self) -> str | None:
+        return self._project
+
+    @property
+    def entity(self) -> str | None:
+        """Always None: hypersweep has no entities (accepted for W&B scripts that read it)."""
+        return None
+
+    @property
+    def dir(self) -> str:
+        """A directory for the run's files (created on first use)."""
+        self._dir.mkdir(parents=True, exist_ok=True)
+        return str(self._dir)
+
+    @property
+    def mode(self) -> str:
+        """``online``, ``offline`` (also after falling back) or ``disabled``."""
+        if self._sender is not None and self._sender.offline:
+            return "offline"
+        return self._mode
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def stop_requested(self) -> bool:
+        """The server asked this run to stop (early termination or a user's stop)."""
+        return self._stopped
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def __repr__(self) -> str:
+        return f"<hypersweep Run {self._id} ({self.mode})>"
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
+        """Log one row of metrics; never waits for the server (see the module docstring).
+
+        Raises:
+            RunStopped: the server stopped this run and it runs inside the in-process function
+                agent (``hypersweep.agent(function=f)``), which catches it.
+            TypeError, ValueError: ``data`` is not a dict with string keys, or ``step`` is not a
+                non-negative int.
+        """
+        if self._stopped and self._stop_raises():
+            raise RunStopped(
+                f"run {self._id} was stopped by the server: {self._stop_reason or 'stopped'}"
+            )
+        if self._finished:
+            if not self._warned_finished:
+                self._warned_finished = True
+                warn(f"Run ({self._id}) is finished. The call to `log` will be ignored.")
+            return
+        if not isinstance(data, Mapping):
+            raise TypeError(
+                f"log() takes a dict of metrics, e.g. log({{'loss': 0.1}}); got "
+                f"{type(data).__name__}"
+            )
+        if not all(isinstance(key, str) for key in data):
+            raise ValueError("Key values passed to `log` must be strings.")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise ValueError(f"log(step={step!r}): step must be an int >= 0")
+        values = {key: jsonable(value) for key, value in data.items()}
+        with self._lock:
+            if step is not None:
+                if step < self._step:
+                    warn(
+                        f"Tried to log to step {step} that is less than the current step "
+                        f"{self._step}. Steps must be monotonically increasing, so this data "
+                        "will be ignored."
+                    )
+                    return
+                if step > self._step:
+                    self._commit()
+                    self._step = step
+            elif commit is None:
+                commit = True
+            self._partial.update(values)
+            if commit:
+                self._commit()
+
+    def _commit(self) -> None:
+        """Send the pending row at the current step and advance; call under ``_lock``."""
+        if not self._partial:
+            return
+        row = dict(self._partial)
+        row.setdefault("_timestamp", time.time())
+        row.setdefault("_runtime", row["_timestamp"] - self._started)
+        self._box.add_row(self._step, row)
+        self._partial = {}
+        self._step += 1
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Commit the pending row, deliver everything (waiting up to 30 s), record the end.
+
+        A run launched by a hypersweep agent (``HYPERSWEEP_AGENT_ID`` set) does not report its
+        end: the agent sees the process's real exit code and reports that. Otherwise the end
+        goes to the server (``exit_code`` 0: finished, else failed; killed when stopped), or
+        into ``run.json`` of an offline run. A second call does nothing. ``quiet`` is
+        accepted for wandb compatibility.
+        """
+        with self._lock:
+            if self._finished:
+                return
+            self._commit()
+            self._finished = True
+        code = 0 if exit_code is None else int(exit_code)
+        try:
+            if self._sender is not None:
+                ending = Ending(
+                    exit_code=code,
+                    state=ending_state(code, self._stopped),
+                    post_finish=self._agent_id is None,
+                )
+                self._sender.close(ending, FINISH_TIMEOUT)
+        finally:
+            self._on_finish(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.finish(exit_code=0 if exc_type is None else 1)
+
+    # -- hooks for the sender and the agent ----------------------------------------------------
+
+    def _request_stop(self, reason: str | None) -> None:
+        """Record a stop order; with the in-process agent the next ``log()`` raises."""
+        self._stop_reason = reason
+        self._stopped = True
+
+    def _set_server_name(self, name: str) -> None:
+        if self._name is None and name:
+            self._name = name
+
+    def _meta(self) -> dict[str, Any]:
+        """What ``run.json`` of an offline run holds besides the summary."""
+        return {
+            "id": self._id,
+            "sweep_id": self._sweep_id,
+            "project": self._project,
+            "name": self._name,
+            "params": self._sweep_params,
+            "config": jsonable(self.config.as_dict()),
+            "state": "running",
+            "exit_code": None,
+            **self._extra,
+        }

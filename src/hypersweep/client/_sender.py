@@ -1,0 +1,303 @@
+"""The sender thread: delivers a run's rows and summary in batches, so ``log()`` never waits.
+
+It owns every slow thing a run does: importing httpx and the protocol models (~150 ms, kept off
+the training thread so the first ``log()`` comes early), talking to the server, and writing the
+offline files. It sends a batch as soon as the previous one is ``interval`` seconds old or
+``max_rows`` rows wait, so the first row goes out at once and a fast loop costs one request per
+interval.
+
+Failures never reach the training script:
+
+- server unreachable when the run starts -> the run is written offline (and says so once);
+- server unreachable later, or answering 5xx -> the batch goes back to the front of the outbox
+  and is retried with exponential backoff (rows stay in memory until the server is back);
+- server refusing a batch (4xx: the run ended or is unknown) -> it is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hypersweep.client._outbox import Batch, Outbox
+from hypersweep.errors import HypersweepError, ServerUnavailable
+
+if TYPE_CHECKING:
+    from hypersweep.client._http import ApiClient
+    from hypersweep.client._offline import OfflineWriter
+
+__all__ = ["Ending", "Sender", "SenderSettings", "note"]
+
+_MAX_BACKOFF = 10.0
+
+
+def note(message: str) -> None:
+    """An information line for the person at the terminal."""
+    print(f"hypersweep: {message}", file=sys.stderr)
+
+
+@dataclass
+class SenderSettings:
+    """Where and how a run delivers; built by ``init()``."""
+
+    run_id: str
+    sweep_id: str | None
+    online: bool
+    server: str
+    offline_path: Path
+    agent_id: str | None = None
+    interval: float = 0.5
+    max_rows: int = 1000
+    connect_window: float = 5.0
+    transport: Any = None  # an httpx transport, for tests
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the run ended, as ``finish()`` knows it."""
+
+    exit_code: int
+    state: str
+    post_finish: bool
+
+
+class _Sink(Protocol):
+    def deliver(self, batch: Batch) -> tuple[bool, str | None]: ...
+    def finish(self, ending: Ending, summary: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Retry(Exception):
+    """A delivery that failed in a way worth retrying (the server is away or overloaded)."""
+
+    def __init__(self, cause: HypersweepError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Online:
+    def __init__(self, client: ApiClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def deliver(self, batch: Batch) -> tuple[bool, str | None]:
+        try:
+            if batch.rows:
+                ack = self.client.log_history(self.run_id, batch.rows, batch.explicit or None)
+                return ack.stop, ack.reason
+            self.client.set_summary(self.run_id, batch.explicit)
+            return False, None
+        except HypersweepError as exc:
+            raise _retry_or(exc) from None
+
+    def finish(self, ending: Ending, summary: dict[str, Any]) -> None:
+        if ending.post_finish:
+            try:
+                self.client.finish_run(self.run_id, exit_code=ending.exit_code)
+            except HypersweepError as exc:
+                raise _retry_or(exc) from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _retry_or(exc: HypersweepError) -> Exception:
+    """Transport errors and 5xx answers are worth retrying; 4xx answers are final."""
+    if isinstance(exc, ServerUnavailable) or exc.http_status >= 500:
+        return _Retry(exc)
+    return exc
+
+
+class _Offline:
+    def __init__(self, writer: OfflineWriter, meta: Callable[[], dict[str, Any]]) -> None:
+        self.writer = writer
+        self.meta = meta
+
+    def deliver(self, batch: Batch) -> tuple[bool, str | None]:
+        self.writer.append(batch.rows)
+        self.writer.write_meta(summary=batch.summary, **self.meta())
+        return False, None
+
+    def finish(self, ending: Ending, summary: dict[str, Any]) -> None:
+        now = datetime.now(timezone.utc).isoformat()
+        final = {"state": ending.state, "exit_code": ending.exit_code, "ended_at": now}
+        self.writer.write_meta(**{**self.meta(), "summary": summary, **final})
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Sender:
+    """Runs the delivery loop of one run in a daemon thread; see the module docstring."""
+
+    box: Outbox
+    settings: SenderSettings
+    meta: Callable[[], dict[str, Any]]
+    on_stop: Callable[[str | None], None]
+    on_name: Callable[[str], None] = lambda name: None
+    offline: bool = field(default=False, init=False)
+    _ending: Ending | None = field(default=None, init=False)
+    _deadline: float = field(default=float("inf"), init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    _warned: set[str] = field(default_factory=set, init=False)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="hypersweep-sender", daemon=True)
+        self._thread.start()
+
+    def close(self, ending: Ending, timeout: float) -> None:
+        """Deliver what waits, record the end, and stop; wait at most ``timeout`` seconds."""
+        with self.box.cond:
+            self._ending = ending
+            self._deadline = time.monotonic() + timeout
+            self.box.closing = True
+            self.box.cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout + 1.0)
+            if self._thread.is_alive():  # stuck in a request: the pump cannot say it
+                note(
+                    f"gave up delivering run {self.settings.run_id} after {timeout:.0f} s; "
+                    f"{len(self.box.rows)} rows may not have been delivered"
+                )
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            sink = self._open()
+        except Exception as exc:  # never let the thread die silently
+            note(f"run {self.settings.run_id} cannot be recorded: {exc}")
+            return
+        try:
+            self._pump(sink)
+        finally:
+            sink.close()
+
+    def _open(self) -> _Sink:
+        if not self.settings.online:
+            return self._go_offline(None)
+        from hypersweep.client._http import ApiClient  # here: keeps httpx off the main thread
+
+        transport = self.settings.transport
+        if transport is None and self.settings.server.startswith("http://"):
+            import httpx
+
+            # plain HTTP uses no TLS: skip loading the CA bundle (~20 ms before the first row)
+            transport = httpx.HTTPTransport(verify=False)
+        client = ApiClient(self.settings.server, timeout=10.0, transport=transport)
+        deadline = time.monotonic() + self.settings.connect_window
+        delay = 0.2
+        while True:
+            try:
+                run = client.start_run(
+                    self.settings.run_id, host=socket.gethostname(), agent_id=self.settings.agent_id
+                )
+            except ServerUnavailable:
+                if time.monotonic() + delay > deadline:
+                    client.close()
+                    why = f"the server at {self.settings.server} did not answer"
+                    return self._go_offline(why)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            except HypersweepError as exc:
+                client.close()
+                return self._go_offline(f"the server refused to start it ({exc})")
+            self.on_name(run.name)
+            return _Online(client, self.settings.run_id)
+
+    def _go_offline(self, why: str | None) -> _Sink:
+        from hypersweep.client._offline import OfflineWriter
+
+        self.offline = True
+        path = self.settings.offline_path
+        writer = OfflineWriter(path, self.meta())
+        if why is not None:
+            sweep = f" --sweep {self.settings.sweep_id}" if self.settings.sweep_id else ""
+            note(
+                f"run {self.settings.run_id} is written offline to {path} because {why}; "
+                f"upload it later with `hypersweep sync {path}{sweep}`"
+            )
+        return _Offline(writer, self.meta)
+
+    def _pump(self, sink: _Sink) -> None:
+        box = self.box
+        last_send = float("-inf")
+        retry_at = float("-inf")
+        failures = 0
+        while True:
+            with box.cond:
+                while True:
+                    now = time.monotonic()
+                    waiting = box.pending()
+                    due = max(last_send + self.settings.interval, retry_at)
+                    if waiting and (now >= due or (box.closing and now >= retry_at)):
+                        break
+                    if waiting >= self.settings.max_rows and now >= retry_at:
+                        break
+                    if box.closing and not waiting:
+                        break
+                    if box.closing and now >= self._deadline:
+                        note(
+                            f"gave up delivering run {self.settings.run_id}: {len(box.rows)} "
+                            "rows were not delivered"
+                        )
+                        return
+                    box.cond.wait(max(0.01, min(due, self._deadline) - now) if waiting else None)
+                if box.closing and not waiting:
+                    break
+            batch = box.take(self.settings.max_rows)
+            try:
+                stop, reason = sink.deliver(batch)
+            except _Retry as exc:
+                box.put_back(batch)
+                failures += 1
+                retry_at = time.monotonic() + min(0.25 * 2**failures, _MAX_BACKOFF)
+                self._warn_once("retry", f"{exc.cause}; keeping the rows and retrying")
+                continue
+            except Exception as exc:  # refused (4xx), disk full, a bug: never kill the thread
+                self._warn_once(
+                    "drop", f"dropped {len(batch.rows)} rows of run {self.settings.run_id}: {exc}"
+                )
+                continue
+            if failures:
+                note(f"delivering run {self.settings.run_id} again")
+            failures = 0
+            last_send = time.monotonic()
+            if stop:
+                self.on_stop(reason)
+        self._finish(sink)
+
+    def _finish(self, sink: _Sink) -> None:
+        ending = self._ending
+        if ending is None:
+            return
+        delay = 0.25
+        while True:
+            with self.box.cond:
+                summary = dict(self.box.summary)
+            try:
+                sink.finish(ending, summary)
+                return
+            except _Retry as exc:
+                if time.monotonic() + delay > self._deadline:
+                    note(f"could not report the end of run {self.settings.run_id}: {exc.cause}")
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF)
+            except Exception as exc:
+                note(f"could not report the end of run {self.settings.run_id}: {exc}")
+                return
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            note(message)

@@ -1,0 +1,39 @@
+"""The controller: applies the pure engine to stored state (no HTTP here).
+
+The server hosts one ``Controller`` per store; the CLI's local-controller mode can host one too.
+Heartbeats hand out runs and stop orders (spec §7.1), history batches trigger early termination
+(spec §5.7), and the user's sweep actions follow spec §8.1.
+"""
+
+from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
+from hypersweep.controller._controller import AGENT_TIMEOUT, Controller, final_state
+from hypersweep.controller._summary import (
+    BestRun,
+    SweepSummary,
+    counts_against_cap,
+    sweep_summary,
+)
+from hypersweep.controller._sweeps import (
+    DEFAULT_PROJECT,
+    create_sweep,
+    register_agent,
+    sweep_action,
+)
+
+__all__ = [
+    "AGENT_TIMEOUT",
+    "DEFAULT_PROJECT",
+    "AssignRun",
+    "BestRun",
+    "Command",
+    "Controller",
+    "Exit",
+    "StopRun",
+    "SweepSummary",
+    "counts_against_cap",
+    "create_sweep",
+    "final_state",
+    "register_agent",
+    "sweep_action",
+    "sweep_summary",
+]

@@ -1,0 +1,344 @@
+"""The controller: applies the pure engine to a sweep's stored runs (spec §7.1, §8, §4.6).
+
+One ``Controller`` serves one store; it keeps only caches (parsed configs, metric series), so
+restarting it resumes every sweep exactly where its runs left it (spec §11).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypersweep import engine
+from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
+from hypersweep.controller._series import Row, SeriesCache
+from hypersweep.controller._summary import counts_against_cap, finite, reaches
+from hypersweep.domain import RunState
+from hypersweep.errors import ConflictError, NotFoundError
+from hypersweep.store import AgentRecord, AgentState, RunRecord, Store, SweepRecord, SweepState
+
+__all__ = ["AGENT_TIMEOUT", "Controller"]
+
+#: An agent silent this long is lost and its runs crashed (spec §7.1.5: "~5 minutes").
+AGENT_TIMEOUT = timedelta(minutes=5)
+_ALIVE = (RunState.PENDING, RunState.RUNNING)
+_FINAL = ("finished", "failed", "crashed", "killed")
+
+
+class Controller:
+    """Hands out runs, issues stop orders and records run ends over one ``Store``.
+
+    Every method takes ``now`` (the controller reads no clock) and raises only
+    ``HypersweepError`` subclasses: ``NotFoundError`` for unknown ids, ``ConflictError`` when the
+    stored state forbids the request.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._series = SeriesCache(store)
+        self._configs: dict[str, engine.SweepConfig] = {}
+        self._configs_lock = threading.Lock()
+
+    def parsed(self, sweep: SweepRecord) -> engine.SweepConfig:
+        """The sweep's parsed config (cached: a sweep's config never changes)."""
+        with self._configs_lock:
+            config = self._configs.get(sweep.id)
+        if config is None:
+            config = engine.parse(dict(sweep.config))
+            with self._configs_lock:
+                self._configs[sweep.id] = config
+        return config
+
+    # -- heartbeat -----------------------------------------------------------------------------
+
+    def heartbeat(self, agent_id: str, running: Sequence[str], now: datetime) -> list[Command]:
+        """The commands for an agent that reports ``running`` alive (spec §7.1.5, §8.1).
+
+        - every reported run that carries a stop order gets ``StopRun``, on every heartbeat;
+        - a pending or running run of this agent that it no longer reports is crashed (killed
+          if it had a stop order, spec §5.7); so are the runs of agents silent for 5 minutes;
+        - canceled sweep: ``Exit(kill=True)``; paused: nothing new;
+        - an idle agent (no run alive) of a pending or running sweep gets the next run; when
+          the grid is exhausted or ``run_cap`` is reached the sweep finishes and the agent gets
+          ``Exit``; of a finished sweep it gets ``Exit``. A run reaching ``metric.target``
+          finishes the sweep.
+        """
+        agent = self.store.heartbeat_agent(agent_id, now, state=AgentState.RUNNING)
+        sweep = self.store.get_sweep(agent.sweep_id)
+        alive = list(dict.fromkeys(running))
+        runs = self.store.list_runs(sweep.id)
+        commands: list[Command] = []
+        for run in runs:
+            if run.id in alive and run.stopped:
+                commands.append(StopRun(run.id, run.stop_reason or "stopped"))
+        self._reap(agent, runs, set(alive), now)
+        self._reap_lost_agents(sweep, agent, now)
+        if sweep.state is SweepState.CANCELED:
+            return [*commands, self._exit(agent, "sweep canceled", now, kill=True)]
+        sweep = self._check_target(sweep, runs, now)
+        if alive or sweep.state is SweepState.PAUSED:
+            return commands
+        if sweep.state is SweepState.FINISHED:
+            return [*commands, self._exit(agent, f"sweep {sweep.id} is finished", now)]
+        if sweep.state is SweepState.PENDING:
+            sweep = self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
+        assigned, why = self._assign(sweep, agent, now)
+        if assigned is None:
+            self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
+            return [*commands, self._exit(agent, why, now)]
+        return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
+
+    def _exit(self, agent: AgentRecord, reason: str, now: datetime, kill: bool = False) -> Exit:
+        self.store.heartbeat_agent(agent.id, now, state=AgentState.FINISHED)
+        return Exit(reason, kill=kill)
+
+    def _reap(
+        self, agent: AgentRecord, runs: Sequence[RunRecord], alive: Collection[str], now: datetime
+    ) -> None:
+        for run in runs:
+            if run.agent_id == agent.id and run.state in _ALIVE and run.id not in alive:
+                self._crash(
+                    run,
+                    f"agent {agent.id} on {agent.host} stopped reporting it alive before it "
+                    "reported its end: its process died or was never started",
+                    now,
+                )
+
+    def _reap_lost_agents(self, sweep: SweepRecord, current: AgentRecord, now: datetime) -> None:
+        for agent in self.store.list_agents(sweep.id):
+            if (
+                agent.id == current.id
+                or agent.state is not AgentState.RUNNING
+                or now - agent.last_heartbeat < AGENT_TIMEOUT
+            ):
+                continue
+            self.store.heartbeat_agent(agent.id, agent.last_heartbeat, state=AgentState.LOST)
+            minutes = int(AGENT_TIMEOUT.total_seconds() // 60)
+            reason = f"agent {agent.id} on {agent.host} sent no heartbeat for {minutes} minutes"
+            for run in self.store.list_runs(sweep.id, states=_ALIVE):
+                if run.agent_id == agent.id:
+                    self._crash(run, reason, now)
+
+    def _crash(self, run: RunRecord, reason: str, now: datetime) -> None:
+        # spec §5.7: a run with a stop order ends killed however its process died
+        state = RunState.KILLED if run.stopped else RunState.CRASHED
+        with contextlib.suppress(ConflictError):  # it reported its end meanwhile
+            self.store.update_run(
+                run.id, now, state=state, stop_reason=None if run.stopped else reason
+            )
+
+    def _check_target(
+        self, sweep: SweepRecord, runs: Sequence[RunRecord], now: datetime
+    ) -> SweepRecord:
+        if sweep.state not in (SweepState.PENDING, SweepState.RUNNING):
+            return sweep
+        metric = self.parsed(sweep).metric
+        if metric is None or metric.target is None:
+            return sweep
+        for run in runs:
+            value = finite(run.summary.get(metric.name))
+            if value is not None and reaches(value, metric.target, metric.goal):
+                return self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
+        return sweep
+
+    def _assign(
+        self, sweep: SweepRecord, agent: AgentRecord, now: datetime
+    ) -> tuple[RunRecord | None, str]:
+        config = self.parsed(sweep)
+        # Read histories BEFORE assign_run: its callback runs under the sweep's lock and may not
+        # call the store. Runs created in between simply have no history yet.
+        series = self._metric_rows(sweep, config, self.store.list_runs(sweep.id))
+        outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
+
+        def make_params(records: Sequence[RunRecord]) -> Mapping[str, Any] | None:
+            if config.run_cap is not None:
+                counted = sum(1 for run in records if counts_against_cap(run))
+                if counted >= config.run_cap:
+                    outcome["why"] = (
+                        f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs"
+                    )
+                    return None
+            runs = [_engine_run(run, series.get(run.id, ())) for run in records]
+            suggestions = engine.next_runs(config, runs, 1)
+            if not suggestions:
+                outcome["why"] = f"sweep {sweep.id} has handed out every grid point"
+                return None
+            outcome["info"] = suggestions[0].info
+            return suggestions[0].params
+
+        run = self.store.assign_run(sweep.id, agent.id, make_params, now)
+        if run is not None and outcome.get("info"):
+            run = self.store.update_run(run.id, now, search_info=outcome["info"])
+        return run, str(outcome["why"])
+
+    def _metric_rows(
+        self, sweep: SweepRecord, config: engine.SweepConfig, runs: Sequence[RunRecord]
+    ) -> dict[str, list[Row]]:
+        if config.metric is None:
+            return {}
+        return self._series.rows(sweep.id, config.metric.name, [run.id for run in runs])
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def on_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        summary: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> tuple[bool, str | None]:
+        """Store a history batch, then apply the sweep's ``early_terminate`` rule.
+
+        The summary gets the last logged value of each key (as in W&B), then ``summary``. A
+        pending run that logs becomes running. Every running run the rule stops gets
+        ``stopped`` and the rule's reason; its agent's next heartbeat carries the stop order.
+
+        Returns:
+            Whether THIS run should stop, and why.
+        """
+        run = self.store.get_run(run_id)
+        sweep = self.store.get_sweep(run.sweep_id)
+        config = self.parsed(sweep)
+        metric = config.metric.name if config.metric is not None else None
+        with self._series.lock:
+            self.store.append_history(run_id, rows)
+            if metric is not None:
+                self._series.append_locked(sweep.id, run_id, metric, rows)
+        merged: dict[str, Any] = {}
+        for _, values in rows:
+            merged.update(values)
+        merged.update(summary or {})
+        state = RunState.RUNNING if run.state is RunState.PENDING else None
+        if merged or state is not None:
+            run = self.store.update_run(run_id, now, summary=merged, state=state)
+        if config.early_terminate is None or run.stopped:
+            return run.stopped, run.stop_reason
+        runs = self.store.list_runs(sweep.id)
+        series = self._metric_rows(sweep, config, runs)
+        by_id = {record.id: record for record in runs}
+        engine_runs = [_engine_run(record, series.get(record.id, ())) for record in runs]
+        answer: tuple[bool, str | None] = (False, None)
+        for order in engine.runs_to_stop(config, engine_runs):
+            target = by_id.get(order.run)
+            if target is None or target.state is not RunState.RUNNING or target.stopped:
+                continue
+            try:
+                self.store.update_run(target.id, now, stopped=True, stop_reason=order.reason)
+            except ConflictError:
+                continue  # it ended meanwhile
+            if target.id == run_id:
+                answer = (True, order.reason)
+        return answer
+
+    def start_run(
+        self, run_id: str, now: datetime, *, host: str | None = None, agent_id: str | None = None
+    ) -> RunRecord:
+        """The run's process started: pending -> running (again: no change)."""
+        return self.store.update_run(
+            run_id, now, state=RunState.RUNNING, host=host, agent_id=agent_id
+        )
+
+    def set_summary(self, run_id: str, summary: Mapping[str, Any], now: datetime) -> RunRecord:
+        """Merge ``summary`` key by key over the run's summary."""
+        return self.store.update_run(run_id, now, summary=summary)
+
+    def finish_run(
+        self, run_id: str, now: datetime, *, exit_code: int | None = None, state: str | None = None
+    ) -> RunRecord:
+        """Record the run's end; ``state`` is derived when None (see ``final_state``).
+
+        Repeating a finish that agrees with the stored end returns the run unchanged, so an
+        agent may retry it.
+
+        Raises:
+            ConflictError: the run already ended differently.
+        """
+        run = self.store.get_run(run_id)
+        final = final_state(run, exit_code, state)
+        if run.is_terminal:
+            if final is run.state and exit_code in (None, run.exit_code):
+                return run
+            code = f" with exit code {run.exit_code}" if run.exit_code is not None else ""
+            raise ConflictError(
+                f"run {run.id} already ended {run.state.value}{code} and cannot become "
+                f"{final.value}; a run's end is recorded once"
+            )
+        return self.store.update_run(run_id, now, state=final, exit_code=exit_code)
+
+    def import_run(
+        self,
+        sweep_id: str,
+        now: datetime,
+        *,
+        params: Mapping[str, Any],
+        run_id: str | None = None,
+        name: str | None = None,
+        history: Sequence[tuple[int, Mapping[str, Any]]] = (),
+        summary: Mapping[str, Any] | None = None,
+        exit_code: int | None = None,
+        state: str = "finished",
+    ) -> RunRecord:
+        """Add a whole ended run to a sweep (offline sync, prior runs; spec §11).
+
+        Raises:
+            ConflictError: ``run_id`` is taken, or ``state`` is not a final state.
+            NotFoundError: no sweep has this id.
+        """
+        if state not in _FINAL:
+            raise ConflictError(
+                f"an imported run must have ended; state {state!r} is not one of "
+                f"{', '.join(_FINAL)}"
+            )
+        sweep = self.store.get_sweep(sweep_id)
+        if run_id is not None and _exists(self.store, run_id):
+            raise ConflictError(
+                f"run id {run_id!r} is already taken; import the run with another run_id, or "
+                "without one to get a fresh id"
+            )
+        run = self.store.create_run(sweep.id, params, now, run_id=run_id, name=name)
+        merged: dict[str, Any] = {}
+        if history:
+            config = self.parsed(sweep)
+            with self._series.lock:
+                self.store.append_history(run.id, history)
+                if config.metric is not None:
+                    self._series.append_locked(sweep.id, run.id, config.metric.name, history)
+            for _, values in history:
+                merged.update(values)
+        merged.update(summary or {})
+        return self.store.update_run(
+            run.id, now, state=RunState(state), exit_code=exit_code, summary=merged
+        )
+
+
+def final_state(run: RunRecord, exit_code: int | None, state: str | None) -> RunState:
+    """The state a run ends in (``protocol.RunFinish``).
+
+    Without ``state``: stopped -> killed; exit code 0 or none -> finished; > 0 -> failed;
+    < 0 (a signal) -> killed. A stopped run reported failed or crashed is killed (spec §5.7).
+    """
+    if state is not None:
+        chosen = RunState(state)
+        if run.stopped and chosen in (RunState.FAILED, RunState.CRASHED):
+            return RunState.KILLED
+        return chosen
+    if run.stopped:
+        return RunState.KILLED
+    if exit_code is None or exit_code == 0:
+        return RunState.FINISHED
+    return RunState.FAILED if exit_code > 0 else RunState.KILLED
+
+
+def _exists(store: Store, run_id: str) -> bool:
+    try:
+        store.get_run(run_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _engine_run(run: RunRecord, history: Sequence[Row]) -> engine.Run:
+    return engine.Run(run.id, run.state, run.params, history, run.summary)

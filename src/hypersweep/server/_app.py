@@ -1,0 +1,112 @@
+"""``create_app``: the FastAPI application over one store, and the one error mapping.
+
+Every error answer is a ``protocol.ErrorBody``: a ``HypersweepError`` with its class's
+``http_status`` (``ConfigError`` -> 422 with every issue), a malformed request -> 422 naming each
+bad field, an unknown path -> 404. A user's mistake is never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from hypersweep import __version__
+from hypersweep.controller import Controller
+from hypersweep.errors import ConfigError, HypersweepError
+from hypersweep.protocol import API_PREFIX, ErrorBody
+from hypersweep.server import agents, health, runs, sweeps
+from hypersweep.server._context import AppContext
+from hypersweep.server._convert import issue_out
+from hypersweep.store import Store
+
+__all__ = ["create_app"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The hypersweep HTTP API (``/api/v1``) over ``store``.
+
+    Args:
+        store: where sweeps and runs live; the app does not close it.
+        clock: returns the current UTC time (default: the system clock); tests pass a fake.
+
+    The OpenAPI schema is at ``/api/v1/openapi.json`` and the interactive docs at ``/docs``.
+    """
+    app = FastAPI(
+        title="hypersweep",
+        version=__version__,
+        description="Self-hosted hyperparameter sweeps that speak W&B's sweep YAML.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.hypersweep = AppContext(store, Controller(store), clock or _utcnow)
+    for module in (health, sweeps, agents, runs):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_exception_handler(HypersweepError, _hypersweep_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    return app
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
+    body = ErrorBody(error=error, message=message, **extra)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+async def _hypersweep_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HypersweepError)
+    issues = [issue_out(issue) for issue in exc.issues] if isinstance(exc, ConfigError) else []
+    return _error(exc.http_status, type(exc).__name__, str(exc), issues=issues)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(_describe(error) for error in exc.errors())
+    message = f"invalid request to {request.method} {request.url.path}: {problems}"
+    return _error(422, "ValidationError", message)
+
+
+def _describe(error: Any) -> str:
+    """One bad field: where (``rows.0.step``), what is wrong, and the value when it helps."""
+    loc: Sequence[Any] = error.get("loc", ())
+    where = ".".join(str(part) for part in loc[1:] if part != "body") if loc else ""
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        detail = error.get("ctx", {}).get("error", "")
+        return f"the body is not valid JSON ({detail}); send a JSON object"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field; remove it (check its spelling)"
+    if where == "" and kind in ("model_attributes_type", "dict_type"):
+        return "the body must be a JSON object, sent with content-type: application/json"
+    if kind == "missing":
+        return f"{where or 'body'}: field required"
+    message = str(error.get("msg", "invalid"))
+    if "input" in error and kind not in ("model_attributes_type", "dict_type"):
+        message += f" (got {error['input']!r:.60})"
+    return f"{where or 'body'}: {message}"
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return _error(
+            404,
+            "NotFoundError",
+            f"no endpoint {request.method} {request.url.path}; the API is under {API_PREFIX}, "
+            "see /docs",
+        )
+    if exc.status_code == 405:
+        return _error(
+            405,
+            "HTTPError",
+            f"{request.method} is not allowed on {request.url.path}; see /docs for its methods",
+        )
+    return _error(exc.status_code, "HTTPError", str(exc.detail))

@@ -1,0 +1,45 @@
+"""What every handler needs: the store, its controller and the clock, from ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from hypersweep.controller import Controller
+from hypersweep.errors import NotFoundError
+from hypersweep.store import Store, SweepRecord
+
+__all__ = ["AppContext", "Ctx", "resolve_sweep"]
+
+
+@dataclass(frozen=True)
+class AppContext:
+    store: Store
+    controller: Controller
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def _context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.hypersweep
+    return context
+
+
+Ctx = Annotated[AppContext, Depends(_context)]
+
+
+def resolve_sweep(ctx: AppContext, sweep_id: str, project: str | None = None) -> SweepRecord:
+    """The sweep named by ``ID`` or ``PROJECT/ID``; a wrong project is a 404 that says so."""
+    sweep = ctx.store.get_sweep(sweep_id)
+    if project is not None and project != sweep.project:
+        raise NotFoundError(
+            f"sweep {sweep_id!r} is in project {sweep.project!r}, not {project!r}; use "
+            f"{sweep.project}/{sweep_id} or just {sweep_id}"
+        )
+    return sweep

@@ -1,0 +1,164 @@
+"""Running the app: ``serve`` in the foreground, ``EmbeddedServer`` in a background thread.
+
+Both bind the listening socket themselves before uvicorn starts, so a port in use is one clear
+``PortInUse`` error instead of a log line and ``sys.exit`` from inside uvicorn, and port 0 gives a
+free port whose number is known before the first request.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import ClassVar
+
+import uvicorn
+
+from hypersweep.errors import HypersweepError
+from hypersweep.server._app import create_app
+from hypersweep.store import Store
+
+__all__ = ["EmbeddedServer", "PortInUse", "bind", "serve"]
+
+_START_TIMEOUT = 60.0  # seconds; generous for a loaded 2-core machine
+
+
+class PortInUse(HypersweepError):
+    """The address to listen on is taken (or not ours to bind)."""
+
+    exit_code: ClassVar[int] = 1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free port).
+
+    Raises:
+        PortInUse: another program listens there, or the address is not this machine's.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} on {host} is in use (another hypersweep server?); stop that "
+                "program or pick another port with --port"
+            ) from None
+        raise PortInUse(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); use an address of this "
+            "machine with --host (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"
+        ) from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve(
+    store: Store,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    *,
+    log_level: str = "info",
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the API until Ctrl-C or SIGTERM (uvicorn shuts down gracefully).
+
+    ``on_ready`` receives the base URL once the socket listens. uvicorn's access log (a line per
+    request, so one per heartbeat) is on only at ``log_level="debug"``.
+
+    Raises:
+        PortInUse: the address is taken.
+    """
+    sock = bind(host, port)
+    try:
+        config = uvicorn.Config(
+            create_app(store),
+            log_level=log_level,
+            access_log=log_level == "debug",
+            timeout_graceful_shutdown=10,
+        )
+        if on_ready is not None:
+            on_ready(url_of(sock))
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class EmbeddedServer:
+    """The API on a loopback port in a background thread; a context manager.
+
+    Example::
+
+        with EmbeddedServer(MemoryStore()) as server:
+            ApiClient(server.url).health()
+
+    Args:
+        store: the store to serve (not closed on exit: it is the caller's).
+        host: the address to listen on.
+        port: 0 picks a free port.
+        clock: passed to ``create_app``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self._host = host
+        self._port = port
+        self._clock = clock
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def __enter__(self) -> EmbeddedServer:
+        self._socket = bind(self._host, self._port)
+        self.url = url_of(self._socket)
+        # log_config=None leaves the host program's logging alone
+        config = uvicorn.Config(
+            create_app(self.store, clock=self._clock),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"hypersweep-server {self.url}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.__exit__()
+                raise HypersweepError(f"the embedded hypersweep server at {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None

@@ -1,0 +1,17 @@
+"""``POST /agents/{agent}/heartbeat``: the agent's alive runs in, its commands out (spec §7.1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hypersweep.protocol import Heartbeat, HeartbeatReply
+from hypersweep.server._context import Ctx
+from hypersweep.server._convert import command_out
+
+router = APIRouter(tags=["agents"])
+
+
+@router.post("/agents/{agent}/heartbeat")
+def heartbeat(agent: str, body: Heartbeat, ctx: Ctx) -> HeartbeatReply:
+    commands = ctx.controller.heartbeat(agent, body.running, ctx.now())
+    return HeartbeatReply(commands=[command_out(command) for command in commands])

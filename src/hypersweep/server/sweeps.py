@@ -1,0 +1,109 @@
+"""The sweep endpoints: create, list, read, change state, and the sweep's runs and agents.
+
+Every ``{sweep}`` route also answers as ``{project}/{sweep}`` (W&B's ``PROJECT/ID`` paths); the
+bare routes are registered first, so ``/sweeps/ID/runs`` never reads as project ``ID``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from hypersweep import controller
+from hypersweep.protocol import (
+    AgentOut,
+    AgentRegister,
+    RunImport,
+    RunOut,
+    SweepAction,
+    SweepCreate,
+    SweepCreated,
+    SweepOut,
+)
+from hypersweep.server._context import Ctx, resolve_sweep
+from hypersweep.server._convert import agent_out, issue_out, run_out, sweep_out
+
+router = APIRouter(tags=["sweeps"])
+
+
+@router.post("/sweeps", status_code=201)
+def create_sweep(body: SweepCreate, ctx: Ctx) -> SweepCreated:
+    """Validate and store a sweep config; 422 with every issue when it has errors."""
+    sweep, warnings = controller.create_sweep(
+        ctx.store, body.config, ctx.now(), project=body.project, name=body.name, strict=body.strict
+    )
+    out = sweep_out(ctx.store, sweep)
+    return SweepCreated(**out.model_dump(), warnings=[issue_out(w) for w in warnings])
+
+
+@router.get("/sweeps")
+def list_sweeps(ctx: Ctx, project: str | None = None) -> list[SweepOut]:
+    return [sweep_out(ctx.store, sweep) for sweep in ctx.store.list_sweeps(project)]
+
+
+def get_sweep(ctx: Ctx, sweep: str, project: str | None = None) -> SweepOut:
+    return sweep_out(ctx.store, resolve_sweep(ctx, sweep, project))
+
+
+def set_state(body: SweepAction, ctx: Ctx, sweep: str, project: str | None = None) -> SweepOut:
+    """pause / resume / stop / cancel (spec §8.1); 409 when the sweep's state forbids it."""
+    record = resolve_sweep(ctx, sweep, project)
+    changed = controller.sweep_action(ctx.store, record.id, body.action, ctx.now())
+    return sweep_out(ctx.store, changed)
+
+
+def list_runs(ctx: Ctx, sweep: str, project: str | None = None) -> list[RunOut]:
+    record = resolve_sweep(ctx, sweep, project)
+    return [run_out(run) for run in ctx.store.list_runs(record.id)]
+
+
+def import_run(body: RunImport, ctx: Ctx, sweep: str, project: str | None = None) -> RunOut:
+    """Add a whole ended run (offline sync, prior runs); 409 when its run_id is taken."""
+    record = resolve_sweep(ctx, sweep, project)
+    run = ctx.controller.import_run(
+        record.id,
+        ctx.now(),
+        params=body.params,
+        run_id=body.run_id,
+        name=body.name,
+        history=[(row.step, row.metrics) for row in body.history],
+        summary=body.summary,
+        exit_code=body.exit_code,
+        state=body.state,
+    )
+    return run_out(run)
+
+
+def register_agent(
+    body: AgentRegister, ctx: Ctx, sweep: str, project: str | None = None
+) -> AgentOut:
+    """Register an agent; 409 when the sweep is finished or canceled."""
+    record = resolve_sweep(ctx, sweep, project)
+    agent = controller.register_agent(ctx.store, record.id, body.host, body.pid, ctx.now())
+    return agent_out(agent)
+
+
+def list_agents(ctx: Ctx, sweep: str, project: str | None = None) -> list[AgentOut]:
+    record = resolve_sweep(ctx, sweep, project)
+    return [agent_out(agent) for agent in ctx.store.list_agents(record.id)]
+
+
+_ROUTES: list[tuple[str, str, Callable[..., Any], int]] = [
+    ("GET", "", get_sweep, 200),
+    ("POST", "/state", set_state, 200),
+    ("GET", "/runs", list_runs, 200),
+    ("POST", "/runs", import_run, 201),
+    ("POST", "/agents", register_agent, 201),
+    ("GET", "/agents", list_agents, 200),
+]
+for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
+    for _method, _suffix, _handler, _status in _ROUTES:
+        router.add_api_route(
+            _prefix + _suffix,
+            _handler,
+            methods=[_method],
+            status_code=_status,
+            include_in_schema=_in_schema,
+        )

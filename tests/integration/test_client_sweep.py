@@ -1,0 +1,153 @@
+"""The client library against a live in-process server: a sweep run as the agent launches it,
+and an offline run synced into a sweep afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import hypersweep
+from _servers import server_thread
+from hypersweep.cli import main
+from hypersweep.client import ApiClient, _init
+from hypersweep.protocol import RunCommand
+
+SWEEP = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {
+        "lr": {"values": [0.01]},
+        "opt": {"parameters": {"name": {"values": ["adam"]}}},
+        "epochs": {"value": 100},
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("WANDB_", "HYPERSWEEP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+    for run in list(_init._unfinished):
+        run.finish()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with server_thread() as url:
+        yield url
+
+
+def launch_like_the_agent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, api: ApiClient, *, with_agent_id: bool
+) -> RunCommand:
+    """Register an agent, get a run by heartbeat, and set the child's environment (spec §7.2)."""
+    sweep = api.create_sweep(SWEEP, project="mnist")
+    agent = api.register_agent(sweep.id, socket.gethostname(), os.getpid())
+    (command,) = api.heartbeat(agent.id, []).commands
+    assert isinstance(command, RunCommand)
+    path = tmp_path / "wandb" / f"sweep-{sweep.id}" / f"config-{command.run_id}.yaml"
+    path.parent.mkdir(parents=True)
+    lines = ["wandb_version: 1", ""]
+    lines += [f"{key}:\n  value: {value!r}" for key, value in command.params.items()]
+    path.write_text("\n".join(lines).replace("'", '"') + "\n")
+    monkeypatch.setenv("WANDB_SWEEP_ID", sweep.id)
+    monkeypatch.setenv("WANDB_RUN_ID", command.run_id)
+    monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_PROJECT", "mnist")
+    monkeypatch.setenv("HYPERSWEEP_SERVER", api.url)
+    if with_agent_id:
+        monkeypatch.setenv("HYPERSWEEP_AGENT_ID", agent.id)
+    return command
+
+
+def train(epochs_default: int = 3) -> None:
+    """A W&B-style training script, unchanged but for the import."""
+    wandb = hypersweep
+    wandb.init(project="ignored", config={"lr": 1.0, "epochs": epochs_default, "seed": 7})
+    best = float("inf")
+    for epoch in range(wandb.config.epochs):
+        loss = wandb.config.lr * (100 - epoch)
+        best = min(best, loss)
+        wandb.log({"loss": loss, "epoch": epoch})
+    wandb.summary["best_loss"] = best
+    wandb.finish()
+
+
+def test_a_sweep_run_streams_its_history_and_summary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str
+) -> None:
+    with ApiClient(server) as api:
+        command = launch_like_the_agent(monkeypatch, tmp_path, api, with_agent_id=True)
+        train()
+        rows = api.history(command.run_id)
+        run = api.get_run(command.run_id)
+    assert [row.step for row in rows] == list(range(100))
+    assert [row.metrics["epoch"] for row in rows] == list(range(100))
+    assert run.summary["loss"] == pytest.approx(0.01)
+    assert run.summary["best_loss"] == pytest.approx(0.01)
+    assert run.summary["epoch"] == 99
+    # launched by an agent: the run is running until the agent reports the exit code
+    assert run.state.value == "running"
+    assert run.agent_id is not None
+
+
+def test_a_sweep_run_without_agent_reports_its_own_end(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str
+) -> None:
+    with ApiClient(server) as api:
+        command = launch_like_the_agent(monkeypatch, tmp_path, api, with_agent_id=False)
+        train()
+        run = api.get_run(command.run_id)
+    assert (run.state.value, run.exit_code) == ("finished", 0)
+    assert run.summary["best_loss"] == pytest.approx(0.01)
+
+
+def test_an_offline_run_synced_later_joins_the_sweep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str
+) -> None:
+    run = hypersweep.init(config={"lr": 0.01, "opt": {"name": "adam"}, "epochs": 100})
+    for step in range(5):
+        run.log({"loss": 1.0 / (step + 1)})
+    run.finish()
+    with ApiClient(server) as api:
+        sweep = api.create_sweep(SWEEP, project="mnist")
+        runner = CliRunner()
+        args = ["sync", str(tmp_path / "hypersweep"), "--sweep", sweep.id, "--server", server]
+        first = runner.invoke(main, args)
+        assert first.exit_code == 0, first.output
+        assert f"synced run {run.id} (finished, 5 rows) to sweep {sweep.id}" in first.output
+        again = runner.invoke(main, args)
+        assert again.exit_code == 0
+        assert f"already synced to sweep {sweep.id}" in again.output
+        (stored,) = api.list_runs(sweep.id)
+        rows = api.history(run.id)
+    assert stored.id == run.id
+    assert stored.params == {"lr": 0.01, "opt": {"name": "adam"}, "epochs": 100}
+    assert stored.summary["loss"] == pytest.approx(0.2)
+    assert [row.metrics["loss"] for row in rows] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 0.2])
+
+
+def test_sync_errors_name_the_directory_and_the_fix(tmp_path: Path, server: str) -> None:
+    run = hypersweep.init()
+    run.finish()
+    runner = CliRunner()
+    result = runner.invoke(main, ["sync", run.dir, "--server", server])
+    assert result.exit_code == 1
+    assert f"{run.dir}: run {run.id} was not started in a sweep" in result.output
+    assert "--sweep SWEEP_ID" in result.output
+    result = runner.invoke(main, ["sync", run.dir, "--sweep", "nosuch00", "--server", server])
+    assert result.exit_code == 1
+    assert f"{run.dir}: " in result.output
+    assert "check the sweep id with --sweep" in result.output
+    result = runner.invoke(main, ["sync", str(tmp_path / "empty"), "--server", server])
+    assert result.exit_code == 1
+    assert "no offline run here" in result.output

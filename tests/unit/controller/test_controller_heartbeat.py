@@ -1,0 +1,193 @@
+"""The heartbeat rules (spec §7.1.5, §8.1, §4.6): what an agent is told, and what it changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _controller_harness import Harness
+
+from hypersweep.controller import AssignRun, Exit, StopRun
+from hypersweep.domain import RunState
+from hypersweep.store import AgentState, SweepState
+
+GRID_12 = {
+    "method": "grid",
+    "parameters": {"a": {"values": [1, 2, 3]}, "b": {"values": [1, 2, 3, 4]}},
+}
+RANDOM = {
+    "method": "random",
+    "metric": {"name": "loss"},
+    "parameters": {"x": {"min": 0.0, "max": 1.0}},
+}
+
+
+def test_a_grid_of_12_goes_to_3_agents_as_12_distinct_points_then_exit(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agents = [h.agent(sweep, f"host{i}") for i in range(3)]
+    seen: list[tuple[Any, Any]] = []
+    for _ in range(4):
+        taken = [h.take(agent) for agent in agents]  # three runs alive at once
+        assert h.store.get_sweep(sweep).state is SweepState.RUNNING
+        for command in taken:
+            seen.append((command.params["a"], command.params["b"]))
+            assert command.sweep_id == sweep
+            assert command.project == "p"
+            h.run_to_end(command.run_id, [{"loss": 1.0}])
+    assert len(set(seen)) == 12
+    reasons = []
+    for agent in agents:
+        (command,) = h.beat(agent)
+        assert isinstance(command, Exit)
+        assert not command.kill
+        reasons.append(command.reason)
+    # the agent that finds the grid exhausted is told so; the others find the sweep finished
+    assert "every grid point" in reasons[0]
+    assert reasons[1:] == [f"sweep {sweep} is finished"] * 2
+    assert h.store.get_sweep(sweep).state is SweepState.FINISHED
+    assert h.store.get_agent(agents[0]).state is AgentState.FINISHED
+
+
+def test_the_first_heartbeat_starts_a_pending_sweep(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    assert h.store.get_sweep(sweep).state is SweepState.PENDING
+    h.take(h.agent(sweep))
+    assert h.store.get_sweep(sweep).state is SweepState.RUNNING
+
+
+def test_an_agent_with_a_run_alive_gets_no_new_run(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id
+    h.controller.start_run(run, h.clock())
+    assert h.beat(agent, [run]) == []
+    assert len(h.store.list_runs(sweep)) == 1
+
+
+def test_run_cap_skips_runs_that_ended_crashed_or_killed_without_summary(h: Harness) -> None:
+    sweep = h.sweep({**RANDOM, "run_cap": 3})
+    agent = h.agent(sweep)
+    h.run_to_end(h.take(agent).run_id, [{"loss": 0.5}])  # counts (1)
+    silent = h.take(agent).run_id  # the agent drops it: crashed, empty summary, not counted
+    empty_kill = h.take(agent).run_id  # killed with no metrics: not counted
+    assert h.store.get_run(silent).state is RunState.CRASHED
+    h.controller.start_run(empty_kill, h.clock())
+    h.controller.finish_run(empty_kill, h.clock(), exit_code=-15)
+    assert h.store.get_run(empty_kill).state is RunState.KILLED
+    logged = h.take(agent).run_id  # logs, then crashes: it has metrics, so it counts (2)
+    h.controller.start_run(logged, h.clock())
+    h.controller.on_history(logged, [(0, {"loss": 0.7})], None, h.clock())
+    h.run_to_end(h.take(agent).run_id, [{"loss": 0.4}])  # the crash is seen here; counts (3)
+    assert h.store.get_run(logged).state is RunState.CRASHED
+    (command,) = h.beat(agent)
+    assert isinstance(command, Exit)
+    assert "run_cap of 3" in command.reason
+    assert len(h.store.list_runs(sweep)) == 5
+    assert h.store.get_sweep(sweep).state is SweepState.FINISHED
+
+
+def test_a_run_reaching_the_target_finishes_the_sweep(h: Harness) -> None:
+    sweep = h.sweep({**RANDOM, "metric": {"name": "acc", "goal": "maximize", "target": 0.9}})
+    agent, other = h.agent(sweep), h.agent(sweep)
+    h.run_to_end(h.take(agent).run_id, [{"acc": 0.5}])
+    busy = h.take(other).run_id
+    h.controller.start_run(busy, h.clock())
+    assert h.store.get_sweep(sweep).state is SweepState.RUNNING
+    h.run_to_end(h.take(agent).run_id, [{"acc": 0.95}])
+    assert h.beat(other, [busy]) == []  # a running run continues to completion
+    assert h.store.get_sweep(sweep).state is SweepState.FINISHED
+    (command,) = h.beat(agent)
+    assert isinstance(command, Exit)
+
+
+def test_a_run_the_agent_no_longer_reports_is_crashed_and_the_agent_gets_another(
+    h: Harness,
+) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id
+    h.controller.start_run(run, h.clock())
+    (command,) = h.beat(agent, [])
+    assert isinstance(command, AssignRun)
+    assert command.run_id != run
+    crashed = h.store.get_run(run)
+    assert crashed.state is RunState.CRASHED
+    assert crashed.stop_reason is not None
+    assert "stopped reporting it alive" in crashed.stop_reason
+
+
+def test_a_run_whose_agent_is_silent_for_5_minutes_is_crashed(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    silent, busy = h.agent(sweep), h.agent(sweep)
+    lost_run = h.take(silent).run_id
+    run = h.take(busy).run_id
+    h.clock.advance(4 * 60)
+    h.beat(busy, [run])
+    assert h.store.get_run(lost_run).state is RunState.PENDING
+    h.clock.advance(2 * 60)
+    h.beat(busy, [run])
+    assert h.store.get_run(lost_run).state is RunState.CRASHED
+    assert h.store.get_agent(silent).state is AgentState.LOST
+    assert h.store.get_run(run).state is RunState.PENDING
+
+
+def test_pause_gives_no_runs_and_resume_gives_them_again(h: Harness) -> None:
+    sweep = h.sweep(RANDOM)
+    agent = h.agent(sweep)
+    h.run_to_end(h.take(agent).run_id, [{"loss": 1.0}])
+    h.controller_action = None
+    from hypersweep.controller import sweep_action
+
+    sweep_action(h.store, sweep, "pause", h.clock())
+    assert h.beat(agent) == []
+    assert h.beat(agent) == []
+    sweep_action(h.store, sweep, "resume", h.clock())
+    h.take(agent)
+
+
+def test_stop_lets_running_runs_finish_and_exits_idle_agents(h: Harness) -> None:
+    from hypersweep.controller import sweep_action
+
+    sweep = h.sweep(RANDOM)
+    idle, busy = h.agent(sweep), h.agent(sweep)
+    h.run_to_end(h.take(idle).run_id, [{"loss": 1.0}])
+    run = h.take(busy).run_id
+    h.controller.start_run(run, h.clock())
+    sweep_action(h.store, sweep, "stop", h.clock())
+    (command,) = h.beat(idle)
+    assert command == Exit(f"sweep {sweep} is finished", kill=False)
+    assert h.beat(busy, [run]) == []
+    h.controller.finish_run(run, h.clock(), exit_code=0)
+    assert h.store.get_run(run).state is RunState.FINISHED
+    (command,) = h.beat(busy)
+    assert isinstance(command, Exit)
+
+
+def test_cancel_kills_pending_runs_and_tells_agents_to_exit_with_kill(h: Harness) -> None:
+    from hypersweep.controller import sweep_action
+
+    sweep = h.sweep(RANDOM)
+    waiting, busy = h.agent(sweep), h.agent(sweep)
+    pending = h.take(waiting).run_id
+    running = h.take(busy).run_id
+    h.controller.start_run(running, h.clock())
+    sweep_action(h.store, sweep, "cancel", h.clock())
+    assert h.store.get_run(pending).state is RunState.KILLED
+    commands = h.beat(busy, [running])
+    assert commands[-1] == Exit("sweep canceled", kill=True)
+    # the agent SIGKILLs the run and reports its end: killed, whatever the exit code
+    h.controller.finish_run(running, h.clock(), exit_code=-9)
+    assert h.store.get_run(running).state is RunState.KILLED
+
+
+def test_a_stop_order_is_repeated_on_every_heartbeat_until_the_run_is_gone(h: Harness) -> None:
+    sweep = h.sweep(RANDOM)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id
+    h.controller.start_run(run, h.clock())
+    h.store.update_run(run, h.clock(), stopped=True, stop_reason="user stop")
+    for _ in range(2):
+        assert h.beat(agent, [run]) == [StopRun(run, "user stop")]
+    # the agent killed it but its finish was lost: it ends killed (spec §5.7), not crashed
+    (command,) = h.beat(agent, [])
+    assert isinstance(command, AssignRun)
+    assert h.store.get_run(run).state is RunState.KILLED
