@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from hypersweep.cli.quickstart import quickstart_command
+from hypersweep.cli.runs import runs_command
+from hypersweep.cli.server import db_group, server_command
+from hypersweep.cli.sweep import sweep_command
+from hypersweep.cli.sync import sync_command
 from hypersweep.cli.validate import validate_command
 
 
@@ -14,3 +19,9 @@ def main() -> None:
 
 
 main.add_command(validate_command)
+main.add_command(sweep_command)
+main.add_command(runs_command)
+main.add_command(quickstart_command)
+main.add_command(server_command)
+main.add_command(db_group)
+main.add_command(sync_command)

@@ -1,0 +1,149 @@
+"""``hypersweep sweep CONFIG`` creates a sweep; ``hypersweep sweep --pause|--resume|--stop|--cancel
+ID`` changes its state (spec §9.1, §8.1).
+
+The config is validated here first (``engine.validate``), so a broken file prints every issue
+with its key path and exits 2 without a server round trip and without creating anything. The
+server then stores it and answers with the id; we print the exact agent command to copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hypersweep import engine
+from hypersweep.cli._output import fetch_sweep, sweep_path, user_errors
+from hypersweep.client import DEFAULT_SERVER, ApiClient
+from hypersweep.config import load_source
+from hypersweep.errors import ConfigError
+
+__all__ = ["agent_command", "sweep_command"]
+
+# flag -> (action sent to the server, the verb printed while it happens; spec §9.1)
+_ACTIONS = {
+    "pause": "Pausing",
+    "resume": "Resuming",
+    "stop": "Stopping",
+    "cancel": "Cancelling",
+}
+
+server_option = click.option(
+    "--server",
+    metavar="URL",
+    default=None,
+    help=f"The hypersweep server [default: $HYPERSWEEP_SERVER or {DEFAULT_SERVER}].",
+)
+
+
+def agent_command(path: str, url: str) -> str:
+    """The command that starts an agent for ``path``; ``--server`` only when it is not the default.
+
+    Example:
+        >>> agent_command("digits/ab12cd34", "http://10.0.0.5:8787")
+        'hypersweep agent digits/ab12cd34 --server http://10.0.0.5:8787'
+    """
+    words = ["hypersweep", "agent", path]
+    if url != DEFAULT_SERVER:
+        words += ["--server", url]
+    return shlex.join(words)
+
+
+@click.command("sweep")
+@click.argument("target", metavar="CONFIG_OR_SWEEP_ID")
+@click.option(
+    "-p",
+    "--project",
+    help="Project of the new sweep [default: $WANDB_PROJECT, then the config's project key].",
+)
+@click.option("--name", help="Name of the new sweep [default: the config's name key].")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the new sweep's id (for scripts).")
+@click.option("--strict", is_flag=True, help="Refuse the config on warnings too.")
+@click.option("--pause", "actions", flag_value="pause", multiple=True, help="Pause sweep ID.")
+@click.option("--resume", "actions", flag_value="resume", multiple=True, help="Resume sweep ID.")
+@click.option(
+    "--stop", "actions", flag_value="stop", multiple=True, help="Stop sweep ID; runs finish."
+)
+@click.option(
+    "--cancel", "actions", flag_value="cancel", multiple=True, help="Cancel sweep ID; kills runs."
+)
+@server_option
+def sweep_command(
+    target: str,
+    project: str | None,
+    name: str | None,
+    quiet: bool,
+    strict: bool,
+    actions: tuple[str, ...],
+    server: str | None,
+) -> None:
+    """Create a sweep from CONFIG (W&B's YAML or JSON), or change the state of sweep ID.
+
+    \b
+    hypersweep sweep sweep.yaml            create it, print the agent command
+    ID=$(hypersweep sweep -q sweep.yaml)   only the id, for scripts
+    hypersweep sweep --pause PROJECT/ID    also --resume, --stop, --cancel
+    """
+    if len(set(actions)) > 1 or len(actions) > 1:
+        raise click.UsageError("Only one state flag (stop/cancel/pause/resume) is allowed.")
+    if actions:
+        _change_state(target, actions[0], server)
+    else:
+        _create(target, project, name, quiet=quiet, strict=strict, server=server)
+
+
+def _create(
+    path: str,
+    project: str | None,
+    name: str | None,
+    *,
+    quiet: bool,
+    strict: bool,
+    server: str | None,
+) -> None:
+    if not Path(path).is_file():
+        hint = (
+            "; to change a sweep's state add --pause, --resume, --stop or --cancel"
+            if not Path(path).suffix
+            else ""
+        )
+        raise click.BadParameter(
+            f"{path!r} is not a file; give the path of a sweep config (YAML or JSON){hint}",
+            param_hint="CONFIG_OR_SWEEP_ID",
+        )
+    with user_errors(source=path):
+        issues = engine.validate(path, strict=strict)
+        if any(issue.is_error for issue in issues):
+            raise ConfigError([issue for issue in issues if issue.is_error])
+        config: dict[str, Any] = load_source(path)[0]
+        if not quiet:
+            click.echo(f"Creating sweep from: {path}", err=True)
+        with ApiClient(server) as client:
+            created = client.create_sweep(
+                config,
+                project=project or os.environ.get("WANDB_PROJECT") or None,
+                name=name,
+                strict=strict,
+            )
+            url = client.url
+    if quiet:
+        click.echo(created.id)
+        return
+    for warning in created.warnings:
+        prefix = f"{warning.path}: " if warning.path else ""
+        click.echo(f"{path}: {prefix}warning: {warning.message}", err=True)
+    where = sweep_path(created)
+    click.echo(f"Creating sweep with ID: {created.id}", err=True)
+    click.echo(f"Run sweep agent with: {agent_command(where, url)}", err=True)
+    click.echo(f"See its runs with: hypersweep runs {where}", err=True)
+
+
+def _change_state(target: str, action: str, server: str | None) -> None:
+    with user_errors(), ApiClient(server) as client:
+        sweep = fetch_sweep(client, target)
+        click.echo(f"{_ACTIONS[action]} sweep {sweep_path(sweep)}", err=True)
+        client.sweep_action(sweep.id, action)
+    click.echo("Done.", err=True)
