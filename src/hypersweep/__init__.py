@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hypersweep.client._init import finish, init, log
     from hypersweep.client._outbox import Summary
     from hypersweep.client._run import Run
+    from hypersweep.client._sweep import sweep
 
     config: Config
     summary: Summary
@@ -57,12 +58,14 @@ __all__ = [
     "ServerUnavailable",
     "StoreError",
     "__version__",
+    "agent",
     "config",
     "finish",
     "init",
     "log",
     "run",
     "summary",
+    "sweep",
 ]
 
 # name -> module that defines it, imported on first access
@@ -71,6 +74,7 @@ _LAZY = {
     "log": "hypersweep.client._init",
     "finish": "hypersweep.client._init",
     "Run": "hypersweep.client._run",
+    "sweep": "hypersweep.client._sweep",
 }
 
 
@@ -129,6 +133,20 @@ class _Package(types.ModuleType):
                 "hypersweep.config.update({...}) or set it with hypersweep.init(config={...})"
             )
         self.__dict__["_config_package"] = value  # the subpackage, bound by the import system
+
+    # ``hypersweep.agent`` is W&B's function; the ``hypersweep.agent`` subpackage (the agent's
+    # implementation) would otherwise replace it the same way once imported.
+    @property
+    def agent(self) -> Any:
+        from hypersweep.agent._function import agent
+
+        return agent
+
+    @agent.setter
+    def agent(self, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):
+            raise AttributeError("hypersweep.agent is the agent function; call it, do not set it")
+        self.__dict__["_agent_package"] = value
 
 
 sys.modules[__name__].__class__ = _Package

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +24,19 @@ def test_package_exports() -> None:
         "ServerUnavailable",
         "StoreError",
         "__version__",
+        "agent",
         "config",
         "finish",
         "init",
         "log",
         "run",
         "summary",
+        "sweep",
     }
+    # W&B's functions, even after the subpackage of the same name is imported
+    importlib.import_module("hypersweep.agent")
+    assert callable(hypersweep.agent)
+    assert callable(hypersweep.sweep)
 
 
 def test_client_exports() -> None:
@@ -47,9 +54,16 @@ def test_client_exports() -> None:
         "server_url",
         "set_inprocess_agent",
         "split_sweep_path",
+        "sweep",
     }
     for name in client.__all__:
         assert getattr(client, name) is not None
+
+
+def test_agent_exports() -> None:
+    from hypersweep.agent import __all__ as names
+
+    assert set(names) == {"AgentOptions", "CommandAgent", "FailureRules", "agent"}
 
 
 def test_engine_exports() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hypersweep.cli.agent import agent_command
 from hypersweep.cli.quickstart import quickstart_command
 from hypersweep.cli.runs import runs_command
 from hypersweep.cli.server import db_group, server_command
@@ -20,6 +21,7 @@ def main() -> None:
 
 main.add_command(validate_command)
 main.add_command(sweep_command)
+main.add_command(agent_command)
 main.add_command(runs_command)
 main.add_command(quickstart_command)
 main.add_command(server_command)

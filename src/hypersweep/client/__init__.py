@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         set_inprocess_agent,
     )
     from hypersweep.client._run import Run
+    from hypersweep.client._sweep import sweep
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -34,6 +35,7 @@ __all__ = [
     "server_url",
     "set_inprocess_agent",
     "split_sweep_path",
+    "sweep",
 ]
 
 _WHERE = {
@@ -48,6 +50,7 @@ _WHERE = {
     "log": "_init",
     "request_stop": "_init",
     "set_inprocess_agent": "_init",
+    "sweep": "_sweep",
 }
 
 

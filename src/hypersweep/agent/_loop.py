@@ -1,0 +1,345 @@
+"""The command agent (``hypersweep agent SWEEP``): the main loop of spec §7.4.
+
+Each turn: reap ended runs (report their exit codes, apply the failure rules, count them),
+leave if done, heartbeat with the runs still alive, and act on the commands. It waits between
+turns for the heartbeat interval, or less when a run ends, so the next run starts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from hypersweep.agent._child import Child
+from hypersweep.agent._job import job_env
+from hypersweep.agent._rules import FailureRules
+from hypersweep.agent._settings import heartbeat_interval, kill_delay
+from hypersweep.client import ApiClient, split_sweep_path
+from hypersweep.config import render_command
+from hypersweep.errors import HypersweepError, NotFoundError, ServerUnavailable
+from hypersweep.protocol import ExitCommand, RunCommand, StopCommand
+
+__all__ = ["AgentOptions", "CommandAgent", "say"]
+
+_SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+_FINISH_ATTEMPTS = 5
+_EXIT_NOT_STARTED = 127  # the shell's code for a command that could not be run
+
+
+def say(message: str) -> None:
+    """One line for the person at the terminal (stderr, so a program's stdout stays clean)."""
+    print(f"hypersweep agent: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class AgentOptions:
+    """What ``hypersweep agent`` was asked to do."""
+
+    sweep: str
+    server: str | None = None
+    project: str | None = None
+    entity: str | None = None
+    count: int | None = None
+    forward_signals: bool = False
+    term_timeout: float | None = None
+    max_consecutive_failed_runs: int | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class CommandAgent:
+    """Runs a sweep's program, one run at a time, until the sweep or ``count`` says stop.
+
+    ``run()`` returns the process exit code: 0 when the sweep has no more runs or ``count``
+    runs ended; 1 when the agent gave up (failure rules, sweep not found, no server).
+    """
+
+    def __init__(self, options: AgentOptions, api: ApiClient | None = None) -> None:
+        self.options = options
+        self.api = api or ApiClient(options.server)
+        path_project, self.sweep_id = split_sweep_path(options.sweep)
+        self.project = options.project or path_project
+        self.interval = heartbeat_interval(options.env)
+        self.kill_delay = kill_delay(options.env)
+        self.rules = FailureRules.from_env(
+            time.monotonic(), options.env, max_consecutive=options.max_consecutive_failed_runs
+        )
+        self.children: dict[str, Child] = {}
+        self.completed = 0
+        self.exit_code = 0
+        self._accepting = True
+        self._heartbeating = True
+        self._leave = False
+        self._signals = 0
+        self._kill_at: float | None = None
+        self._wake = threading.Event()
+        self._host = socket.gethostname()
+        self._sweep_config: dict[str, Any] = {}
+        self._agent_id = ""
+        self._unreachable_since: float | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Register, then loop until done; the exit code (see the class)."""
+        sweep = self.api.get_sweep(self.sweep_id)
+        self._sweep_config = dict(sweep.config)
+        self.project = self.project or sweep.project
+        agent = self.api.register_agent(self.sweep_id, self._host, os.getpid())
+        self._agent_id = agent.id
+        say(f"Starting agent {agent.id} for sweep {sweep.project}/{sweep.id} on {self.api.url}")
+        previous = self._install_signal_handlers()
+        try:
+            while True:
+                self._reap()
+                self._enforce_kill_deadlines()
+                if self._done():
+                    break
+                if self._heartbeating:
+                    self._heartbeat()
+                if self._done():
+                    break
+                self._wake.wait(self._wait_time())
+                self._wake.clear()
+        finally:
+            self._restore_signal_handlers(previous)
+            self._kill_all(signal.SIGKILL)
+            self._reap()
+        say("Exiting.")
+        return self.exit_code
+
+    def _done(self) -> bool:
+        if self.children:
+            return False
+        return self._leave or not self._accepting
+
+    def _wait_time(self) -> float:
+        wait = self.interval
+        deadlines = [
+            child.term_sent_at + self.kill_delay
+            for child in self.children.values()
+            if child.term_sent_at is not None and not child.killed
+        ]
+        if self._kill_at is not None:
+            deadlines.append(self._kill_at)
+        if deadlines:
+            wait = min(wait, max(0.05, min(deadlines) - time.monotonic()))
+        return wait
+
+    # -- heartbeats and commands ---------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        try:
+            reply = self.api.heartbeat(self._agent_id, list(self.children))
+        except NotFoundError:
+            self._sweep_gone()
+            return
+        except ServerUnavailable as exc:
+            # spec §7.1.3: transport errors mean "no commands"; runs carry on meanwhile
+            if self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
+                say(f"{exc}; retrying every {self.interval:g} s, runs keep going")
+            return
+        except HypersweepError as exc:
+            say(f"heartbeat refused: {exc}")
+            return
+        if self._unreachable_since is not None:
+            say("server reachable again")
+            self._unreachable_since = None
+        commands = reply.commands
+        if any(isinstance(command, ExitCommand) and command.kill for command in commands):
+            # a cancel: SIGKILL at once (spec §7.8), not the SIGTERM of its stop orders
+            commands = [command for command in commands if isinstance(command, ExitCommand)]
+        for command in commands:
+            if isinstance(command, RunCommand):
+                self._start(command)
+            elif isinstance(command, StopCommand):
+                self._stop(command)
+            elif isinstance(command, ExitCommand):
+                self._exit(command)
+
+    def _sweep_gone(self) -> None:
+        self._heartbeating = False
+        self._leave = True
+        self.exit_code = 1
+        if self.children:
+            say(
+                "Sweep was deleted or agent was not found. Active runs will be allowed to "
+                "finish before the agent exits."
+            )
+        else:
+            say("Sweep was deleted or agent was not found. Stopping agent.")
+
+    def _exit(self, command: ExitCommand) -> None:
+        say(f"Agent received command: exit ({command.reason})")
+        self._leave = True
+        self._accepting = False
+        if command.kill:
+            self._kill_all(signal.SIGKILL)
+
+    def _stop(self, command: StopCommand) -> None:
+        child = self.children.get(command.run_id)
+        if child is None:
+            return
+        if child.term_sent_at is None:
+            say(f"Stopping run {command.run_id}: {command.reason}")
+            child.signal(signal.SIGTERM)
+        elif time.monotonic() - child.term_sent_at >= self.kill_delay and not child.killed:
+            child.signal(signal.SIGKILL)
+
+    def _start(self, command: RunCommand) -> None:
+        if not self._accepting or command.run_id in self.children:
+            return
+        say(f"Agent received command: run {command.run_id}")
+        lines = "".join(f"\n\t{key}: {value!r}" for key, value in command.params.items())
+        say(f"Agent starting run with config:{lines}")
+        try:
+            env = job_env(
+                self.options.env,
+                sweep_id=command.sweep_id,
+                run_id=command.run_id,
+                project=self.project or command.project,
+                entity=self.options.entity,
+                server=self.api.url,
+                agent_id=self._agent_id,
+                params=command.params,
+                sweep_config=self._sweep_config,
+            )
+            argv = render_command(
+                self._sweep_config, command.params, command.run_id, command.sweep_id, env
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            self._not_started(command.run_id, f"could not prepare the run: {exc}")
+            return
+        say(f"About to run command: {shlex.join(argv)}")
+        self._report_start(command.run_id)
+        try:
+            child = Child(command.run_id, argv, env, self._shipper(command.run_id), self._wake.set)
+        except OSError as exc:
+            what = argv[0] if argv else "(empty command)"
+            self._not_started(
+                command.run_id,
+                f"could not start {what!r}: {exc.strerror or exc}; check the sweep's "
+                "`program` and `command`, and that the agent runs in the program's directory",
+            )
+            return
+        self.children[command.run_id] = child
+
+    def _report_start(self, run_id: str) -> None:
+        try:
+            self.api.start_run(run_id, host=self._host, agent_id=self._agent_id)
+        except HypersweepError as exc:
+            say(f"could not mark run {run_id} started ({exc}); running it anyway")
+
+    def _not_started(self, run_id: str, message: str) -> None:
+        """A run whose program never ran: failed with the reason in its output."""
+        say(message)
+        with contextlib.suppress(HypersweepError):
+            self.api.append_output(run_id, "stderr", f"hypersweep agent: {message}\n")
+        self._ended(run_id, _EXIT_NOT_STARTED)
+
+    def _shipper(self, run_id: str) -> Any:
+        def ship(stream: str, text: str) -> None:
+            self.api.append_output(run_id, stream, text)
+
+        return ship
+
+    # -- run ends ------------------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        for run_id, child in list(self.children.items()):
+            code = child.exit_code()
+            if code is None:
+                continue
+            del self.children[run_id]
+            self._ended(run_id, code)
+
+    def _ended(self, run_id: str, code: int) -> None:
+        say(f"Run {run_id} ended with exit code {code}")
+        self._report_finish(run_id, code)
+        self.completed += 1
+        reason = self.rules.record(code, time.monotonic())
+        if reason is not None:
+            say(reason)
+            self.exit_code = 1
+            self._accepting = False
+            self._kill_all(signal.SIGTERM)
+        if self.options.count and self.completed >= self.options.count:
+            self._accepting = False
+        self._wake.set()  # ask for the next run now, not at the next beat
+
+    def _report_finish(self, run_id: str, code: int) -> None:
+        delay = 0.5
+        for attempt in range(_FINISH_ATTEMPTS):
+            try:
+                self.api.finish_run(run_id, exit_code=code)
+                return
+            except ServerUnavailable as exc:
+                if attempt == _FINISH_ATTEMPTS - 1:
+                    say(f"could not report the end of run {run_id}: {exc}")
+                    return
+                time.sleep(delay)
+                delay *= 2
+            except HypersweepError as exc:
+                say(f"the server refused the end of run {run_id}: {exc}")
+                return
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def _kill_all(self, signum: int) -> None:
+        for child in self.children.values():
+            child.signal(signum)
+
+    def _enforce_kill_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if (
+                child.term_sent_at is not None
+                and not child.killed
+                and now - child.term_sent_at >= self.kill_delay
+            ):
+                child.signal(signal.SIGKILL)
+        if self._kill_at is not None and now >= self._kill_at:
+            self._kill_all(signal.SIGKILL)
+            self._kill_at = None
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return previous  # only the main thread may handle signals
+        for name in _SHUTDOWN_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, self._on_signal)
+        return previous
+
+    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        self._accepting = False
+        if self.options.forward_signals:
+            say(f"forwarding {signal.Signals(signum).name} to the runs")
+            self._kill_all(signum)
+            if self.options.term_timeout is not None and self._kill_at is None:
+                self._kill_at = time.monotonic() + self.options.term_timeout
+        elif self._signals == 1:
+            say("ctrl-c received. Waiting for runs to end. Send ctrl-c again to terminate them.")
+        elif self._signals == 2:
+            say("Terminating and syncing runs. Send shutdown signal again to kill.")
+            self._kill_all(signal.SIGTERM)
+        else:
+            say("Killing runs and quitting.")
+            self._kill_all(signal.SIGKILL)
+        self._wake.set()

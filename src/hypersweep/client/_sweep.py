@@ -1,0 +1,92 @@
+"""``hypersweep.sweep(config)``: create a sweep from training code, shaped like ``wandb.sweep``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hypersweep.client._config import warn
+from hypersweep.client._http import ApiClient
+from hypersweep.config import load_source
+from hypersweep.errors import ConfigError, HypersweepError
+from hypersweep.protocol import HistoryRowIn, RunImport
+
+__all__ = ["sweep"]
+
+_ENDED = ("finished", "failed", "crashed", "killed")
+
+
+def sweep(
+    sweep: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | str | Path,
+    entity: str | None = None,
+    project: str | None = None,
+    prior_runs: Sequence[str] | None = None,
+    *,
+    server: str | None = None,
+) -> str:
+    """Create a sweep on the server and return its id (``wandb.sweep``).
+
+    Args:
+        sweep: the sweep config: a dict, a function returning one, or a YAML/JSON file path.
+        entity: accepted for W&B scripts; hypersweep has no entities.
+        project: the sweep's project (default: the config's ``project`` key, else
+            ``uncategorized``).
+        prior_runs: ids of earlier runs (of any sweep on this server) to copy into the new sweep
+            with their parameters, history and summary, so its search starts from them.
+        server: the server address (default ``$HYPERSWEEP_SERVER``, else the local default).
+
+    Raises:
+        ConfigError: the config has errors; each issue names its key path.
+        NotFoundError: a prior run does not exist.
+        ServerUnavailable: no server answers at the address.
+    """
+    config = _config_of(sweep)
+    with ApiClient(server) as api:
+        created = api.create_sweep(config, project=project)
+        for issue in created.warnings:
+            where = f"{issue.path}: " if issue.path else ""
+            warn(f"sweep config: {where}{issue.message}")
+        for run_id in prior_runs or ():
+            _copy_run(api, run_id, created.id)
+        print(f"hypersweep: Created sweep with ID: {created.id}", file=sys.stderr)
+        print(
+            f"hypersweep: Run sweep agent with: hypersweep agent {created.project}/{created.id}"
+            + (f" --server {api.url}" if server else ""),
+            file=sys.stderr,
+        )
+    return created.id
+
+
+def _config_of(
+    source: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | str | Path,
+) -> dict[str, Any]:
+    config, issues = load_source(source)
+    if config is None:
+        raise ConfigError(issues)
+    if not isinstance(config, Mapping):
+        raise HypersweepError(
+            f"sweep config: expected a dict (or a function returning one, or a file path), got "
+            f"{type(config).__name__}; pass the config as a dict like {{'method': 'random', ...}}"
+        )
+    return dict(config)
+
+
+def _copy_run(api: ApiClient, run_id: str, sweep_id: str) -> None:
+    run = api.get_run(run_id)
+    if run.state.value not in _ENDED:
+        warn(f"prior run {run_id} is {run.state.value}, not ended; it was not copied")
+        return
+    history = [HistoryRowIn(step=row.step, metrics=row.metrics) for row in api.history(run_id)]
+    api.import_run(
+        sweep_id,
+        RunImport(
+            name=run.name,
+            params=run.params,
+            history=history,
+            summary=run.summary,
+            exit_code=run.exit_code,
+            state=run.state.value,  # type: ignore[arg-type]
+        ),
+    )

@@ -1,0 +1,289 @@
+"""``hypersweep agent`` as users run it: a real server process, real agent processes, real
+programs. Waits are bounded by generous timeouts (a loaded 2-core machine), never asserted on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _servers import free_port, server_process
+from hypersweep.client import ApiClient
+from hypersweep.protocol import RunOut
+
+pytestmark = pytest.mark.slow
+
+_WAIT = 120.0  # seconds: the bound for anything to happen, far above what it takes
+
+TRAIN = """\
+import sys, time
+import hypersweep
+
+run = hypersweep.init()
+steps = int(hypersweep.config.get("steps", 3))
+for step in range(steps):
+    hypersweep.log({"loss": hypersweep.config.x + 1.0 / (step + 1)})
+    time.sleep(float(hypersweep.config.get("sleep", 0.0)))
+print("trained x =", hypersweep.config.x)
+sys.exit(int(hypersweep.config.get("exit_code", 0)))
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with server_process(tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture
+def api(server: str) -> Iterator[ApiClient]:
+    with ApiClient(server) as client:
+        yield client
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(TRAIN)
+    return tmp_path
+
+
+def sweep_config(parameters: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "program": "train.py",
+        # this interpreter: the one that has hypersweep installed
+        "command": ["${env}", sys.executable, "${program}", "${args}"],
+        "metric": {"name": "loss", "goal": "minimize"},
+        "method": "grid",
+        "parameters": parameters,
+        **extra,
+    }
+
+
+class Agent:
+    """One ``python -m hypersweep agent`` process; killed at the end of the test if still alive."""
+
+    def __init__(self, server: str, sweep: str, cwd: Path, *args: str) -> None:
+        env = {**os.environ, "HYPERSWEEP_AGENT_HEARTBEAT": "0.2", "WANDB_AGENT_KILL_DELAY": "5"}
+        self.log = cwd / f"agent-{time.monotonic_ns()}.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hypersweep", "agent", sweep, "--server", server, *args],
+            cwd=cwd,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait(self) -> int:
+        try:
+            return self.process.wait(timeout=_WAIT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the agent did not exit:\n{self.output()}") from None
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def agents(server: str, workdir: Path) -> Iterator[Callable[..., Agent]]:
+    started: list[Agent] = []
+
+    def start(sweep: str, *args: str) -> Agent:
+        agent = Agent(server, sweep, workdir, *args)
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        agent.stop()
+
+
+def wait_for(what: str, check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + _WAIT
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def runs_in(api: ApiClient, sweep: str, state: str) -> list[RunOut]:
+    return [run for run in api.list_runs(sweep) if run.state == state]
+
+
+def test_a_12_point_grid_with_3_agents_runs_each_point_once(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    sweep = api.create_sweep(
+        sweep_config({"x": {"values": [1, 2, 3]}, "y": {"values": [1, 2, 3, 4]}}), project="e2e"
+    ).id
+    fleet = [agents(f"e2e/{sweep}") for _ in range(3)]
+    for agent in fleet:
+        assert agent.wait() == 0, agent.output()
+    runs = api.list_runs(sweep)
+    assert len(runs) == 12
+    assert sorted((run.params["x"], run.params["y"]) for run in runs) == [
+        (x, y) for x in (1, 2, 3) for y in (1, 2, 3, 4)
+    ]
+    assert {run.state for run in runs} == {"finished"}
+    assert len({run.agent_id for run in runs}) == 3  # all three took part
+    for run in runs:
+        assert run.exit_code == 0
+        assert run.summary["loss"] == pytest.approx(run.params["x"] + 1 / 3)
+        assert [row.step for row in api.history(run.id)] == [0, 1, 2]
+        assert f"trained x = {run.params['x']}" in api.output(run.id)
+    assert api.get_sweep(sweep).state == "finished"
+
+
+def test_run_cap_ends_the_sweep_and_count_ends_the_agent(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    config = sweep_config({"x": {"min": 0.0, "max": 1.0}}, method="random", run_cap=3)
+    sweep = api.create_sweep(config).id
+    counted = agents(sweep, "--count", "2")
+    assert counted.wait() == 0, counted.output()
+    assert len(api.list_runs(sweep)) == 2
+    assert api.get_sweep(sweep).state == "running"
+    rest = agents(sweep)
+    assert rest.wait() == 0, rest.output()
+    assert len(runs_in(api, sweep, "finished")) == 3
+    assert api.get_sweep(sweep).state == "finished"
+    assert "run_cap of 3" in rest.output()
+
+
+def test_a_failing_program_fails_its_runs_and_the_failure_rule_ends_the_agent(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    config = sweep_config({"x": {"min": 0.0, "max": 1.0}, "exit_code": {"value": 3}})
+    config["method"] = "random"
+    sweep = api.create_sweep(config).id
+    agent = agents(sweep)
+    assert agent.wait() == 1
+    failed = runs_in(api, sweep, "failed")
+    assert len(failed) == 3  # spec §7.6: three failures in the first 60 seconds
+    assert {run.exit_code for run in failed} == {3}
+    assert "Detected 3 failed runs in the first 60 seconds" in agent.output()
+
+
+def test_a_program_that_cannot_start_is_a_failed_run_with_the_reason(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    config = sweep_config({"x": {"values": [1]}})
+    config["command"] = ["/nonexistent/python", "${program}"]
+    sweep = api.create_sweep(config).id
+    agent = agents(sweep)
+    agent.wait()
+    (run,) = api.list_runs(sweep)
+    assert run.state == "failed"
+    assert "/nonexistent/python" in api.output(run.id)
+    assert "Traceback" not in agent.output()
+
+
+def test_pause_holds_new_runs_and_resume_releases_them(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    config = sweep_config({"x": {"values": [1, 2, 3]}, "sleep": {"value": 0.5}})
+    sweep = api.create_sweep(config).id
+    agent = agents(sweep)
+    first = wait_for("a running run", lambda: runs_in(api, sweep, "running"))[0]
+    api.sweep_action(sweep, "pause")
+    wait_for("the first run to end", lambda: api.get_run(first.id).state == "finished")
+    time.sleep(1.5)  # several heartbeats of an idle agent on a paused sweep
+    assert len(api.list_runs(sweep)) == 1
+    assert agent.process.poll() is None
+    api.sweep_action(sweep, "resume")
+    assert agent.wait() == 0, agent.output()
+    assert len(runs_in(api, sweep, "finished")) == 3
+
+
+def test_stop_lets_the_running_run_finish_and_cancel_kills_it(
+    api: ApiClient, agents: Callable[..., Agent]
+) -> None:
+    slow = {"x": {"values": [1, 2]}, "steps": {"value": 4}, "sleep": {"value": 0.5}}
+    stopped = api.create_sweep(sweep_config(slow)).id
+    agent = agents(stopped)
+    run = wait_for("a running run", lambda: runs_in(api, stopped, "running"))[0]
+    api.sweep_action(stopped, "stop")
+    assert agent.wait() == 0, agent.output()
+    assert api.get_run(run.id).state == "finished"
+    assert len(api.list_runs(stopped)) == 1
+
+    endless = {"x": {"values": [1, 2]}, "steps": {"value": 1000}, "sleep": {"value": 0.5}}
+    canceled = api.create_sweep(sweep_config(endless)).id
+    agent = agents(canceled)
+    run = wait_for("a running run", lambda: runs_in(api, canceled, "running"))[0]
+    api.sweep_action(canceled, "cancel")
+    assert agent.wait() == 0, agent.output()
+    ended = api.get_run(run.id)
+    assert ended.state == "killed"
+    assert ended.exit_code == -signal.SIGKILL
+
+
+def test_early_termination_stops_a_live_run_and_keeps_its_metrics(
+    api: ApiClient, agents: Callable[..., Agent], workdir: Path
+) -> None:
+    # The grid runs x=0 and x=0.1 quickly, then x=5, which is worse at every step and slow:
+    # hyperband (bands 2, 4, 8...) stops it at band 2, long before its 200 steps (40 s).
+    (workdir / "slow_when_bad.py").write_text(
+        TRAIN.replace(
+            'float(hypersweep.config.get("sleep", 0.0))', "0.2 * (hypersweep.config.x > 1)"
+        )
+    )
+    config = sweep_config(
+        {"x": {"values": [0, 0.1, 5]}, "steps": {"value": 200}},
+        early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2},
+        program="slow_when_bad.py",
+    )
+    sweep = api.create_sweep(config).id
+    assert api.get_sweep(sweep).config["early_terminate"]["strict"] is True  # W&B's default
+    agent = agents(sweep)
+    assert agent.wait() == 0, agent.output()
+    *good, bad = sorted(api.list_runs(sweep), key=lambda run: run.params["x"])
+    assert [(run.state, run.stopped) for run in good] == [("finished", False)] * 2
+    assert (bad.state, bad.stopped) == ("killed", True)
+    assert bad.stop_reason is not None
+    assert bad.stop_reason.startswith("hyperband: at iteration 2 loss 5.5 is worse than")
+    steps = [row.step for row in api.history(bad.id)]
+    assert 2 <= len(steps) < 200  # stopped early, and what it logged is kept
+    assert f"Stopping run {bad.id}" in agent.output()
+
+
+def test_an_unknown_sweep_or_server_is_one_line_without_traceback(
+    server: str, workdir: Path
+) -> None:
+    def agent(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hypersweep", "agent", *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=_WAIT,
+        )
+
+    unknown = agent("nosuchid", "--server", server)
+    assert unknown.returncode != 0
+    assert "nosuchid" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    nobody = f"http://127.0.0.1:{free_port()}"
+    down = agent("abc", "--server", nobody)
+    assert down.returncode != 0
+    assert nobody in down.stderr
+    assert "hypersweep server" in down.stderr
+    assert "Traceback" not in down.stderr

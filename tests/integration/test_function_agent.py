@@ -1,0 +1,126 @@
+"""``hypersweep.sweep`` and ``hypersweep.agent(sweep_id, function=f)`` in this process against a
+live in-process server (spec §7.9): jobs, counts, failures and early stopping."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hypersweep
+from _servers import server_thread
+from hypersweep.client import ApiClient, _init
+
+
+@pytest.fixture(autouse=True)
+def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("WANDB_", "HYPERSWEEP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")
+    monkeypatch.chdir(tmp_path)
+    yield
+    for run in list(_init._unfinished):
+        run.finish()
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with server_thread() as url:
+        monkeypatch.setenv("HYPERSWEEP_SERVER", url)
+        yield url
+
+
+def grid(values: list[Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": values}},
+        **extra,
+    }
+
+
+def test_the_function_agent_runs_every_grid_point_in_this_process(server: str) -> None:
+    seen: list[Any] = []
+
+    def train() -> None:
+        run = hypersweep.init(config={"x": -1, "epochs": 3})
+        seen.append((run.sweep_id, hypersweep.config.x))
+        for epoch in range(hypersweep.config.epochs):
+            hypersweep.log({"loss": hypersweep.config.x / (epoch + 1)})
+
+    sweep_id = hypersweep.sweep(grid([1, 2, 3]), project="fn")
+    hypersweep.agent(sweep_id, function=train)
+    assert sorted(x for _, x in seen) == [1, 2, 3]
+    assert {sid for sid, _ in seen} == {sweep_id}
+    with ApiClient(server) as api:
+        runs = api.list_runs(sweep_id)
+        assert {run.state.value for run in runs} == {"finished"}
+        assert sorted(run.summary["loss"] for run in runs) == pytest.approx([1 / 3, 2 / 3, 1.0])
+        assert all(len(api.history(run.id)) == 3 for run in runs)
+        assert api.get_sweep(sweep_id).project == "fn"
+    # the agent leaves no sweep behind: a later init() is a plain run
+    assert "WANDB_SWEEP_ID" not in os.environ
+
+
+def test_count_limits_the_jobs_and_a_raising_job_is_a_failed_run(server: str) -> None:
+    def train() -> None:
+        hypersweep.init()
+        hypersweep.log({"loss": 1.0})
+        if hypersweep.config.x == 2:
+            raise ValueError("diverged")
+
+    sweep_id = hypersweep.sweep(grid([1, 2, 3, 4]))
+    hypersweep.agent(sweep_id, function=train, count=2)
+    with ApiClient(server) as api:
+        states = sorted((run.params["x"], run.state.value) for run in api.list_runs(sweep_id))
+    assert states == [(1, "finished"), (2, "failed")]
+
+
+def test_a_stopped_run_ends_at_its_next_log_and_keeps_its_metrics(server: str) -> None:
+    logged: dict[Any, int] = {}
+
+    def train() -> None:
+        hypersweep.init()
+        x = hypersweep.config.x
+        for step in range(2000):
+            logged[x] = step + 1
+            hypersweep.log({"loss": x + 1.0 / (step + 1)})
+            if x > 1:
+                time.sleep(0.01)
+
+    config = grid([0, 0.1, 5], early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2})
+    sweep_id = hypersweep.sweep(config)
+    hypersweep.agent(sweep_id, function=train)
+    with ApiClient(server) as api:
+        bad = next(run for run in api.list_runs(sweep_id) if run.params["x"] == 5)
+        kept = len(api.history(bad.id))
+    assert (bad.state.value, bad.stopped) == ("killed", True)
+    assert bad.stop_reason is not None and bad.stop_reason.startswith("hyperband")
+    assert logged[5] < 2000
+    assert kept >= 2
+
+
+def test_prior_runs_are_copied_into_a_new_sweep(server: str) -> None:
+    def train() -> None:
+        hypersweep.init()
+        hypersweep.log({"loss": float(hypersweep.config.x)})
+
+    first = hypersweep.sweep(grid([1, 2]))
+    hypersweep.agent(first, function=train)
+    with ApiClient(server) as api:
+        prior = [run.id for run in api.list_runs(first)]
+        second = hypersweep.sweep(grid([1, 2, 3]), prior_runs=prior)
+        copied = api.list_runs(second)
+    assert sorted(run.params["x"] for run in copied) == [1, 2]
+    assert sorted(run.summary["loss"] for run in copied) == [1.0, 2.0]
+
+
+def test_an_invalid_config_names_the_key(server: str) -> None:
+    with pytest.raises(hypersweep.ConfigError) as error:
+        hypersweep.sweep({"method": "grid", "parameters": {"x": {"values": []}}})
+    assert "parameters.x" in str(error.value)
