@@ -4,6 +4,7 @@ programs. Waits are bounded by generous timeouts (a loaded 2-core machine), neve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,6 +95,17 @@ class Agent:
         return self.log.read_text()
 
     def stop(self) -> None:
+        """Shut it down as a user would (three signals: spec §7.8), then SIGKILL the rest.
+
+        Signals first, because --parallel/--gpus slots live in their own sessions and only the
+        agent we started can pass the shutdown on to them.
+        """
+        for _ in range(3):
+            if self.process.poll() is not None:
+                break
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=2)
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -287,3 +299,43 @@ def test_an_unknown_sweep_or_server_is_one_line_without_traceback(
     assert nobody in down.stderr
     assert "hypersweep server" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_gpus_runs_one_agent_per_gpu_with_cuda_visible_devices_set(
+    api: ApiClient, agents: Callable[..., Agent], workdir: Path
+) -> None:
+    (workdir / "gpu.py").write_text(
+        TRAIN.replace(
+            'print("trained', 'print("gpu", os.environ["CUDA_VISIBLE_DEVICES"]); print("'
+        ).replace("import sys, time", "import os, sys, time")
+    )
+    config = sweep_config(
+        {"x": {"values": [1, 2, 3, 4]}, "sleep": {"value": 0.3}}, program="gpu.py"
+    )
+    sweep = api.create_sweep(config).id
+    fleet = agents(sweep, "--gpus", "0,1")
+    assert fleet.wait() == 0, fleet.output()
+    runs = api.list_runs(sweep)
+    assert len(runs) == 4
+    assert {run.state for run in runs} == {"finished"}
+    gpu_of = {run.agent_id: api.output(run.id).split("gpu ")[1].split()[0] for run in runs}
+    assert len(gpu_of) == 2  # two agents took part
+    assert sorted(gpu_of.values()) == ["0", "1"]  # each pinned to its own GPU
+
+
+def test_bad_slot_options_are_refused_before_anything_starts(server: str, workdir: Path) -> None:
+    for args, message in (
+        (["--gpus", "0,0"], "GPU 0 listed twice"),
+        (["--gpus", "0", "--parallel", "2"], "not both"),
+        (["--parallel", "0"], "--parallel"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "hypersweep", "agent", "abc", "--server", server, *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=_WAIT,
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
