@@ -318,12 +318,12 @@ def final_state(run: RunRecord, exit_code: int | None, state: str | None) -> Run
     """The state a run ends in (``protocol.RunFinish``).
 
     Without ``state``: stopped -> killed; exit code 0 or none -> finished; > 0 -> failed;
-    < 0 (a signal) -> killed. A stopped run reported failed or crashed is killed (spec §5.7).
+    < 0 (a signal) -> killed. A stopped run is killed whatever it reports (spec §5.7).
     """
     if state is not None:
         chosen = RunState(state)
-        if run.stopped and chosen in (RunState.FAILED, RunState.CRASHED):
-            return RunState.KILLED
+        if run.stopped and chosen in (RunState.FINISHED, RunState.FAILED, RunState.CRASHED):
+            return RunState.KILLED  # spec §5.7: a stopped run ends killed however it exited
         return chosen
     if run.stopped:
         return RunState.KILLED

@@ -1,13 +1,41 @@
-"""Store records and controller commands -> ``protocol`` models (one place for the mapping)."""
+"""Store records and controller commands -> ``protocol`` models, and request values -> what
+every store can hold (one place for each mapping)."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
 
 from hypersweep import protocol as p
 from hypersweep.controller import AssignRun, Command, StopRun, sweep_summary
 from hypersweep.errors import ConfigIssue
 from hypersweep.store import AgentRecord, RunRecord, Store, SweepRecord
 
-__all__ = ["agent_out", "command_out", "issue_out", "run_out", "sweep_out"]
+__all__ = [
+    "ID_LENGTH",
+    "INT_MAX",
+    "INT_MIN",
+    "NAME_LENGTH",
+    "PROJECT_LENGTH",
+    "RequestCheck",
+    "agent_out",
+    "command_out",
+    "finite_json",
+    "issue_out",
+    "run_out",
+    "sweep_out",
+]
+
+# The SQL stores' column limits (store/_tables.py). The API enforces them for every store, so a
+# request that PostgreSQL cannot hold is a 422 naming the field on every store, instead of a
+# StoreError 503 that the client would retry for ever.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+ID_LENGTH = 64
+PROJECT_LENGTH = 128
+NAME_LENGTH = 256
 
 
 def sweep_out(store: Store, sweep: SweepRecord) -> p.SweepOut:
@@ -72,3 +100,59 @@ def command_out(command: Command) -> p.RunCommand | p.StopCommand | p.ExitComman
     if isinstance(command, StopRun):
         return p.StopCommand(run_id=command.run_id, reason=command.reason)
     return p.ExitCommand(reason=command.reason, kill=command.kill)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by None (JSON ``null``).
+
+    Python's JSON parser accepts the non-standard ``NaN`` and ``Infinity`` tokens, PostgreSQL's
+    JSON type refuses them, and the answers render them as ``null`` anyway (as the hypersweep
+    client sends them), so every store gets ``null``. The engine skips a null metric value as it
+    skips NaN (spec §5.3).
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_json(item) for item in value]
+    return value
+
+
+class RequestCheck:
+    """Collects the request's values that no store could hold; ``done`` raises a 422 naming
+    each field (the same ``ErrorBody`` as a malformed request)."""
+
+    def __init__(self) -> None:
+        self._errors: list[dict[str, Any]] = []
+
+    def _fail(self, loc: tuple[str | int, ...], value: Any, message: str) -> None:
+        self._errors.append(
+            {"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}
+        )
+
+    def integer(self, loc: tuple[str | int, ...], value: int | None) -> None:
+        if value is not None and not INT_MIN <= value <= INT_MAX:
+            self._fail(loc, value, f"must be between {INT_MIN} and {INT_MAX} (a 32-bit integer)")
+
+    def text(
+        self, loc: tuple[str | int, ...], value: str | None, limit: int, *, in_url: bool = False
+    ) -> None:
+        """A name or id: at most ``limit`` characters, no NUL; no ``/`` when it goes in URLs."""
+        if value is None:
+            return
+        if len(value) > limit:
+            self._fail(loc, value, f"is {len(value)} characters long; shorten it to {limit}")
+        if "\x00" in value:
+            self._fail(loc, value, "contains a NUL character (\\x00); remove it")
+        if in_url and "/" in value:
+            self._fail(
+                loc,
+                value,
+                "contains '/', which its API paths cannot tell from a separator; use letters, "
+                "digits, '-', '_' or '.'",
+            )
+
+    def done(self) -> None:
+        if self._errors:
+            raise RequestValidationError(self._errors)

@@ -20,7 +20,7 @@ from hypersweep.protocol import (
     SummaryUpdate,
 )
 from hypersweep.server._context import Ctx
-from hypersweep.server._convert import run_out
+from hypersweep.server._convert import NAME_LENGTH, RequestCheck, finite_json, run_out
 
 router = APIRouter(tags=["runs"])
 
@@ -32,6 +32,9 @@ def get_run(run: str, ctx: Ctx) -> RunOut:
 
 @router.post("/runs/{run}/start")
 def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
+    check = RequestCheck()
+    check.text(("host",), body.host, NAME_LENGTH)
+    check.done()
     record = ctx.controller.start_run(run, ctx.now(), host=body.host, agent_id=body.agent_id)
     return run_out(record)
 
@@ -39,8 +42,13 @@ def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
 @router.post("/runs/{run}/history")
 def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
     """Append a batch; the answer says whether the run should stop (early termination)."""
-    rows = [(row.step, row.metrics) for row in body.rows]
-    stop, reason = ctx.controller.on_history(run, rows, body.summary, ctx.now())
+    check = RequestCheck()
+    for index, row in enumerate(body.rows):
+        check.integer(("rows", index, "step"), row.step)
+    check.done()
+    rows = [(row.step, finite_json(row.metrics)) for row in body.rows]
+    summary = finite_json(body.summary)
+    stop, reason = ctx.controller.on_history(run, rows, summary, ctx.now())
     return HistoryAck(stop=stop, reason=reason)
 
 
@@ -57,12 +65,15 @@ def history(run: str, ctx: Ctx, keys: str | None = None) -> list[HistoryRowOut]:
 
 @router.post("/runs/{run}/summary")
 def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
-    return run_out(ctx.controller.set_summary(run, body.summary, ctx.now()))
+    return run_out(ctx.controller.set_summary(run, finite_json(body.summary), ctx.now()))
 
 
 @router.post("/runs/{run}/output")
 def append_output(run: str, body: OutputChunk, ctx: Ctx) -> Ack:
-    ctx.store.append_output(run, body.stream, body.text)
+    # A program's output may hold NUL bytes, which PostgreSQL's text type refuses; the chunk
+    # must not be lost (a 4xx is final for the client), so each becomes U+FFFD, as undecodable
+    # bytes already do.
+    ctx.store.append_output(run, body.stream, body.text.replace("\x00", "\ufffd"))
     return Ack()
 
 
@@ -74,5 +85,8 @@ def output(run: str, ctx: Ctx, tail: Annotated[int | None, Query(ge=0)] = None) 
 @router.post("/runs/{run}/finish")
 def finish_run(run: str, body: RunFinish, ctx: Ctx) -> RunOut:
     """Record the run's end; without ``state`` it is derived from the exit code and stop flag."""
+    check = RequestCheck()
+    check.integer(("exit_code",), body.exit_code)
+    check.done()
     record = ctx.controller.finish_run(run, ctx.now(), exit_code=body.exit_code, state=body.state)
     return run_out(record)

@@ -23,7 +23,17 @@ from hypersweep.protocol import (
     SweepOut,
 )
 from hypersweep.server._context import Ctx, resolve_sweep
-from hypersweep.server._convert import agent_out, issue_out, run_out, sweep_out
+from hypersweep.server._convert import (
+    ID_LENGTH,
+    NAME_LENGTH,
+    PROJECT_LENGTH,
+    RequestCheck,
+    agent_out,
+    finite_json,
+    issue_out,
+    run_out,
+    sweep_out,
+)
 
 router = APIRouter(tags=["sweeps"])
 
@@ -31,11 +41,31 @@ router = APIRouter(tags=["sweeps"])
 @router.post("/sweeps", status_code=201)
 def create_sweep(body: SweepCreate, ctx: Ctx) -> SweepCreated:
     """Validate and store a sweep config; 422 with every issue when it has errors."""
+    check = RequestCheck()
+    check.text(("project",), body.project, PROJECT_LENGTH, in_url=True)
+    check.text(("name",), body.name, NAME_LENGTH)
+    # the config's keys are the fallbacks (spec §2.4); a non-string one is ignored there
+    if not body.project:
+        check.text(
+            ("config", "project"), _str(body.config.get("project")), PROJECT_LENGTH, in_url=True
+        )
+    if not body.name:
+        check.text(("config", "name"), _str(body.config.get("name")), NAME_LENGTH)
+    check.done()
     sweep, warnings = controller.create_sweep(
-        ctx.store, body.config, ctx.now(), project=body.project, name=body.name, strict=body.strict
+        ctx.store,
+        finite_json(body.config),
+        ctx.now(),
+        project=body.project,
+        name=body.name,
+        strict=body.strict,
     )
     out = sweep_out(ctx.store, sweep)
     return SweepCreated(**out.model_dump(), warnings=[issue_out(w) for w in warnings])
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @router.get("/sweeps")
@@ -61,15 +91,22 @@ def list_runs(ctx: Ctx, sweep: str, project: str | None = None) -> list[RunOut]:
 
 def import_run(body: RunImport, ctx: Ctx, sweep: str, project: str | None = None) -> RunOut:
     """Add a whole ended run (offline sync, prior runs); 409 when its run_id is taken."""
+    check = RequestCheck()
+    check.text(("run_id",), body.run_id, ID_LENGTH, in_url=True)
+    check.text(("name",), body.name, NAME_LENGTH)
+    check.integer(("exit_code",), body.exit_code)
+    for index, row in enumerate(body.history):
+        check.integer(("history", index, "step"), row.step)
+    check.done()
     record = resolve_sweep(ctx, sweep, project)
     run = ctx.controller.import_run(
         record.id,
         ctx.now(),
-        params=body.params,
+        params=finite_json(body.params),
         run_id=body.run_id,
         name=body.name,
-        history=[(row.step, row.metrics) for row in body.history],
-        summary=body.summary,
+        history=[(row.step, finite_json(row.metrics)) for row in body.history],
+        summary=finite_json(body.summary),
         exit_code=body.exit_code,
         state=body.state,
     )
@@ -80,6 +117,10 @@ def register_agent(
     body: AgentRegister, ctx: Ctx, sweep: str, project: str | None = None
 ) -> AgentOut:
     """Register an agent; 409 when the sweep is finished or canceled."""
+    check = RequestCheck()
+    check.text(("host",), body.host, NAME_LENGTH)
+    check.integer(("pid",), body.pid)
+    check.done()
     record = resolve_sweep(ctx, sweep, project)
     agent = controller.register_agent(ctx.store, record.id, body.host, body.pid, ctx.now())
     return agent_out(agent)
