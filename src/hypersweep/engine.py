@@ -149,6 +149,10 @@ def next_runs(
 def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
     """The running runs that the config's ``early_terminate`` rule stops now.
 
+    Pass ``runs`` in the order they were created (the store's order): ``asha`` judges a run at a
+    rung only against the runs created before it, so a run that passed a rung is never stopped
+    there later (Li et al. 2020); hyperband and median do not depend on the order.
+
     Returns:
         One ``StopOrder(run, reason)`` per run to stop; empty without ``early_terminate``.
 

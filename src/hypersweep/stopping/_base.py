@@ -28,6 +28,9 @@ class StoppingRule(ABC):
     #: The settings a stored config gets filled in when it omits them (spec §2.5: W&B stores
     #: hyperband's ``eta: 3`` and ``strict: true``), so the stored config says what ran.
     defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Whether decisions depend on the order of ``runs``, read as creation order (asha judges a
+    #: run against the runs created before it). Rules without it decide the same for any order.
+    reads_creation_order: ClassVar[bool] = False
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         """Issues in ``config.early_terminate`` specific to this rule."""
@@ -35,4 +38,4 @@ class StoppingRule(ABC):
 
     @abstractmethod
     def runs_to_stop(self, config: SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
-        """The running runs to stop now, given every run of the sweep."""
+        """The running runs to stop now, given every run of the sweep in creation order."""

@@ -7,7 +7,7 @@ no such rule; the keys follow hyperband's (``min_iter``, ``eta``, ``max_iter``).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -65,32 +65,48 @@ class _Settings:
 
 
 class Asha(StoppingRule):
-    """Asynchronous successive halving: stop a run that is not promoted at its latest rung.
+    """Asynchronous successive halving (Li et al. 2020): each run is judged once per rung,
+    against the runs that reached the rung before it.
 
     * ``min_iter`` (required, integer >= 1) is the first rung; rungs are at
       ``int(min_iter * eta**k)`` iterations, ``eta`` (default 3, > 1) apart, below ``max_iter``
       (optional: no rungs at or beyond it).
     * Iterations are counted as in hyperband (spec §5.3): the n-th history row holding the
       metric as a finite number; ``goal: maximize`` negates values, so lower is better.
-    * A ``running`` run is judged at the highest rung r it has reached (its length >= r), on its
-      r-th value, against the r-th values of every run that reached r, whatever its state. The
-      best ``max(1, floor(n / eta))`` of those n values are promoted; a run whose value is
-      strictly worse than the last promoted one is stopped (ties survive). A lone run at a rung
-      is always promoted. Runs are re-judged on every call, so a run promoted when it reached
-      a rung can still be stopped there when better runs reach the same rung later.
+    * Arrival order is creation order: the order of ``runs``, which the controller lists in
+      creation order. A run's *peers* at rung r are the runs before it in ``runs`` that reached
+      r (have at least r values), whatever their state, plus itself. Runs created later are
+      never its peers, so a run is not stopped because better runs reached its rung after it.
+    * A ``running`` run is judged at the highest rung r it has reached, on its r-th value: the
+      best ``max(1, floor(n / eta))`` of its n peers' r-th values go on, and a run whose value
+      is strictly worse than the last of those is stopped (ties survive). A run first at a rung
+      always goes on. Lower rungs are not looked at again: a run past a rung passed it.
+    * Being pure and stateless, the rule cannot see when a run reached a rung (``Run`` carries
+      no time); creation order stands in for it. That is exact when runs reach every rung in
+      the order they were created, as when each starts on creation and all run at a similar
+      speed. A run created earlier that reaches a rung after a younger run (it started late or
+      runs slowly) counts as having arrived first: if the younger run is still below its next
+      rung then, it is judged again with the older one among its peers and can be stopped.
 
     Example:
         >>> from hypersweep.config import parse_config
         >>> config, _ = parse_config({"method": "random", "parameters": {"x": {"value": 1}},
         ...     "metric": {"name": "loss"}, "early_terminate": {"type": "asha", "min_iter": 1}})
         >>> runs = [Run("a", "finished", {}, [{"loss": 1}]),
-        ...         Run("b", "running", {}, [{"loss": 2}])]
-        >>> [order.run for order in Asha().runs_to_stop(config, runs)]
-        ['b']
+        ...         Run("b", "running", {}, [{"loss": 2}]),
+        ...         Run("c", "running", {}, [{"loss": 0.5}])]
+        >>> [order] = Asha().runs_to_stop(config, runs)
+        >>> print(order.run, order.reason)  # doctest: +NORMALIZE_WHITESPACE
+        b asha: at the rung at iteration 1 loss 2 is worse than the threshold 1, the last of
+        the top 1 of the 2 runs that reached the rung by then (the top 1/3 go on)
+
+        "a" reached the rung before "b" and was better; "c", better still, came after both and
+        judges neither.
     """
 
     type = "asha"
     defaults: ClassVar[Mapping[str, Any]] = {"eta": 3}
+    reads_creation_order = True
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return _parse(config)[1]
@@ -101,42 +117,68 @@ class Asha(StoppingRule):
             raise ConfigError([issue for issue in issues if issue.is_error])
         values = curves(runs, settings.metric)
         running = [
-            (run, curve)
-            for run, curve in zip(runs, values, strict=True)
-            if run.state is RunState.RUNNING and curve
+            position
+            for position, run in enumerate(runs)
+            if run.state is RunState.RUNNING and values[position]
         ]
-        longest = max((len(curve) for _, curve in running), default=0)
+        longest = max((len(values[position]) for position in running), default=0)
         levels = rungs(settings.min_iter, settings.eta, settings.max_iter, longest)
-        cutoffs: dict[int, tuple[float, int, int]] = {}
-        orders: list[StopOrder] = []
-        for run, curve in running:
-            index = bisect_right(levels, len(curve))
-            if index == 0:
-                continue
-            rung = levels[index - 1]
-            if rung not in cutoffs:
-                cutoffs[rung] = _cutoff(values, rung, settings.eta)
-            cutoff, promoted, count = cutoffs[rung]
-            value = curve[rung - 1]
-            if value > cutoff:
-                metric = settings.metric
-                shown_value, shown_cutoff = fmt_pair(shown(value, metric), shown(cutoff, metric))
-                orders.append(
-                    StopOrder(
-                        run.name,
-                        f"asha: at the rung at iteration {rung} {metric.name} {shown_value} is "
-                        f"not in the top {promoted} of {count} runs there (the top 1/"
-                        f"{fmt(settings.eta)} go on; the last promoted has {shown_cutoff})",
-                    )
-                )
-        return orders
+        # rung -> positions (ascending) of the running runs judged at it.
+        judged: dict[int, list[int]] = {}
+        for position in running:
+            index = bisect_right(levels, len(values[position]))
+            if index:
+                judged.setdefault(levels[index - 1], []).append(position)
+        stop: dict[int, StopOrder] = {}
+        for rung, positions in judged.items():
+            for position, order in _judge_rung(runs, values, rung, positions, settings):
+                stop[position] = order
+        return [stop[position] for position in sorted(stop)]
 
 
-def _cutoff(values: Sequence[Sequence[float]], rung: int, eta: float) -> tuple[float, int, int]:
-    """The last promoted value at ``rung``, how many are promoted, and of how many runs."""
-    at_rung = sorted(curve[rung - 1] for curve in values if len(curve) >= rung)
-    promoted = max(1, int(len(at_rung) / eta))
-    return at_rung[promoted - 1], promoted, len(at_rung)
+def _judge_rung(
+    runs: Sequence[Run],
+    values: Sequence[Sequence[float]],
+    rung: int,
+    positions: Sequence[int],
+    settings: _Settings,
+) -> list[tuple[int, StopOrder]]:
+    """The runs at ``positions`` (ascending) stopped at ``rung``, each judged against the runs
+    before it in ``runs`` that reached the rung."""
+    # One pass in creation order: ``reached`` holds the rung values of the runs seen so far, so
+    # when a judged run is met it holds exactly its peers (itself included once inserted).
+    reached: list[float] = []
+    orders: list[tuple[int, StopOrder]] = []
+    pending = iter(positions)
+    target = next(pending, None)
+    for position, curve in enumerate(values):
+        if target is None:
+            break
+        if len(curve) < rung:
+            continue
+        value = curve[rung - 1]
+        insort(reached, value)
+        if position != target:
+            continue
+        target = next(pending, None)
+        promoted = max(1, int(len(reached) / settings.eta))
+        threshold = reached[promoted - 1]
+        if value > threshold:
+            reason = _reason(settings, rung, value, threshold, promoted, len(reached))
+            orders.append((position, StopOrder(runs[position].name, reason)))
+    return orders
+
+
+def _reason(
+    settings: _Settings, rung: int, value: float, threshold: float, promoted: int, count: int
+) -> str:
+    metric = settings.metric
+    shown_value, shown_threshold = fmt_pair(shown(value, metric), shown(threshold, metric))
+    return (
+        f"asha: at the rung at iteration {rung} {metric.name} {shown_value} is worse than the "
+        f"threshold {shown_threshold}, the last of the top {promoted} of the {count} runs "
+        f"that reached the rung by then (the top 1/{fmt(settings.eta)} go on)"
+    )
 
 
 def _parse(config: SweepConfig) -> tuple[_Settings | None, list[ConfigIssue]]:
