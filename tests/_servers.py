@@ -37,8 +37,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(data_dir: Path | str, *extra_args: str) -> Iterator[str]:
-    """Run ``python -m hypersweep server --port <free> --data-dir DATA_DIR [extra_args]``.
+def server_process(data_dir: Path | str | None, *extra_args: str) -> Iterator[str]:
+    """Run ``python -m hypersweep server --port <free> [--data-dir DATA_DIR] [extra_args]``.
 
     Waits until ``GET /api/v1/health`` answers; on exit sends SIGTERM to the PID (SIGKILL if it
     does not stop within 30 s) and waits for it. Its output goes to a temporary file, shown in
@@ -47,7 +47,9 @@ def server_process(data_dir: Path | str, *extra_args: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "hypersweep", "server", "--port", str(port)]
-    args += ["--data-dir", str(data_dir), *extra_args]
+    if data_dir is not None:  # None: extra_args name the store (--db URL)
+        args += ["--data-dir", str(data_dir)]
+    args += extra_args
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
         try:

@@ -275,6 +275,18 @@ def test_history_batches_order_and_keys(store: Store, sweep_id: str) -> None:
     assert store.history(other.id) == []
 
 
+def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    assert run.history_rows == 0
+    store.append_history(run.id, [(0, {"loss": 1.0}), (1, {"acc": 0.5})])
+    store.append_history(run.id, [])
+    store.update_run(run.id, T0, summary={"loss": 1.0})  # an update keeps the count
+    store.append_history(run.id, [(2, {"loss": 0.5})])
+    assert store.get_run(run.id).history_rows == 3
+    (listed,) = store.list_runs(sweep_id)
+    assert listed.history_rows == 3
+
+
 def test_output_chunks_and_tail(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     store.append_output(run.id, "stdout", "one\ntw")
@@ -380,6 +392,47 @@ def test_foreign_tables_are_refused(tmp_path: Path) -> None:
 def test_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="database URL"):
         open_store("nosuchdialect://x/y")
+
+
+def test_upgrading_a_0001_database_keeps_its_runs_and_counts_their_rows(tmp_path: Path) -> None:
+    from hypersweep.store._migrate import _config
+
+    path = tmp_path / "old.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        from alembic import command
+
+        config = _config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(sa.text("INSERT INTO projects VALUES ('p', '2026-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO sweeps VALUES ('s', 'p', NULL, '{}', 'running', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, sweep_id, name, params, state, created_at, summary, "
+                "stopped, search_info) VALUES ('r', 's', 'r', '{}', 'running', "
+                "'2026-01-01 00:00:00', '{}', 0, '{}')"
+            )
+        )
+        for step in range(3):
+            conn.execute(
+                sa.text(f"INSERT INTO history (run_id, step, metrics) VALUES ('r', {step}, '{{}}')")
+            )
+    engine.dispose()
+    with pytest.raises(StoreError, match=UPGRADE_COMMAND):
+        open_store(path)
+    from hypersweep.cli.server import _upgrade
+
+    assert _upgrade(str(path)) == ("0001", head_revision())
+    with open_store(path) as store:
+        assert store.get_run("r").history_rows == 3
+        store.append_history("r", [(2**40, {"tokens": 1})])  # 64-bit steps
+        assert store.history("r")[-1].step == 2**40
 
 
 def test_migrations_create_exactly_the_tables(tmp_path: Path) -> None:

@@ -358,15 +358,15 @@ def test_output_nul_bytes_are_kept_as_replacement_characters(client: Api) -> Non
 def test_run_values_no_store_can_hold_are_422(client: Api) -> None:
     sweep_id, _, run_id = _new_run(client)
     cases: list[tuple[str, dict[str, Any], str]] = [
-        (f"runs/{run_id}/history", _rows(1.0, start=2**31), "rows.0.step: must be between"),
-        (f"runs/{run_id}/finish", {"exit_code": 2**32}, "exit_code: must be between"),
+        (f"runs/{run_id}/history", _rows(1.0, start=2**63), "rows.0.step: must be between"),
+        (f"runs/{run_id}/finish", {"exit_code": 2**64}, "exit_code: must be between"),
         (f"runs/{run_id}/start", {"host": "h" * 257}, "host: is 257 characters long"),
         (f"sweeps/{sweep_id}/runs", {"params": {}, "run_id": "a/b"}, "run_id: contains '/'"),
         (f"sweeps/{sweep_id}/runs", {"params": {}, "run_id": "r" * 65}, "run_id: is 65 char"),
         (f"sweeps/{sweep_id}/runs", {"params": {}, "name": "n" * 257}, "name: is 257 char"),
         (
             f"sweeps/{sweep_id}/runs",
-            {"params": {}, "history": [{"step": 2**40, "metrics": {}}]},
+            {"params": {}, "history": [{"step": 2**63, "metrics": {}}]},
             "history.0.step: must be between",
         ),
     ]
@@ -376,9 +376,9 @@ def test_run_values_no_store_can_hold_are_422(client: Api) -> None:
         assert name in error.message, (path, error.message)
     assert client.run(run_id) == before
     assert len(client.ok(client.get(f"sweeps/{sweep_id}/runs"))) == 1
-    # the limits themselves are fine
-    client.ok(client.post(f"runs/{run_id}/history", json=_rows(1.0, start=2**31 - 1)))
-    client.ok(client.post(f"runs/{run_id}/finish", json={"exit_code": -(2**31)}))
+    # the limits themselves are fine: 64-bit steps (tokens, samples) and exit codes
+    client.ok(client.post(f"runs/{run_id}/history", json=_rows(1.0, start=2**63 - 1)))
+    client.ok(client.post(f"runs/{run_id}/finish", json={"exit_code": -(2**63)}))
 
 
 def test_grid_skips_the_points_of_imported_runs(client: Api) -> None:

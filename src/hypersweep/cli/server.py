@@ -11,6 +11,7 @@ import click
 
 from hypersweep.errors import HypersweepError, StoreError
 from hypersweep.server import serve
+from hypersweep.server._workers import serve_workers
 from hypersweep.store import DB_FILENAME, UPGRADE_COMMAND, default_data_dir, open_store
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -80,8 +81,15 @@ _store_options = [
     show_default=True,
     help="uvicorn's log level; debug also logs every request.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port and the database (SQLite: one writer at a time).",
+)
 def server_command(
-    host: str, port: int, data_dir: Path | None, db: str | None, log_level: str
+    host: str, port: int, data_dir: Path | None, db: str | None, log_level: str, workers: int
 ) -> None:
     """Serve the hypersweep API (and dashboard) until Ctrl-C.
 
@@ -92,18 +100,27 @@ def server_command(
         store = open_store(target)
     except HypersweepError as exc:
         _fail(exc)
+
+    def ready(url: str) -> None:
+        processes = f", {workers} processes" if workers > 1 else ""
+        click.echo(f"hypersweep server at {url} (API {url}/api/v1, docs {url}/docs{processes})")
+        click.echo(f"store: {shown(target)}")
+        click.echo(f"agents: HYPERSWEEP_SERVER={url} hypersweep agent SWEEP_ID  (Ctrl-C stops)")
+
     try:
-
-        def ready(url: str) -> None:
-            click.echo(f"hypersweep server at {url} (API {url}/api/v1, docs {url}/docs)")
-            click.echo(f"store: {shown(target)}")
-            click.echo(f"agents: HYPERSWEEP_SERVER={url} hypersweep agent SWEEP_ID  (Ctrl-C stops)")
-
-        serve(store, host, port, log_level=log_level, on_ready=ready)
+        if workers > 1:
+            store.close()  # opened to check and migrate it once; each worker opens its own
+            serve_workers(target, host, port, workers, log_level=log_level, on_ready=ready)
+        else:
+            serve(store, host, port, log_level=log_level, on_ready=ready)
     except HypersweepError as exc:
         _fail(exc)
     finally:
         store.close()
+
+
+def _url_of(target: str) -> str:
+    return target if _URL.match(target) else f"sqlite:///{target}"
 
 
 @click.group("db")
@@ -134,7 +151,7 @@ def _upgrade(target: str) -> tuple[str | None, str]:
 
     from hypersweep.store._migrate import current_revision, head_revision, upgrade
 
-    url = target if _URL.match(target) else f"sqlite:///{target}"
+    url = _url_of(target)
     if not _URL.match(target):
         try:
             Path(target).parent.mkdir(parents=True, exist_ok=True)

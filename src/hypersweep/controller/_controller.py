@@ -179,7 +179,7 @@ class Controller:
     ) -> dict[str, list[Row]]:
         if config.metric is None:
             return {}
-        return self._series.rows(sweep.id, config.metric.name, [run.id for run in runs])
+        return self._series.rows(sweep.id, config.metric.name, runs)
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -1,25 +1,33 @@
-"""An in-memory cache of each run's metric series, so a history batch reads no other history.
+"""A cache of each run's metric series, so a history batch reads no other run's history.
 
 The stopping rules and model-based searchers need every run's curve of the sweep's metric. Read
-from the store on every batch, that is one query per run per batch; instead each sweep's series
-are read once, on first use, and appended to as batches arrive.
+from the store on every batch, that is one query per run per batch; instead each run's series is
+read once and appended to as this process stores batches.
 
-This assumes one server process owns the sweep: with several server processes behind a load
-balancer the store must be the source of truth again (hypersweep issue 7), e.g. by reading only
-the rows past a per-run high-water mark.
+Several server processes may share one database (``--workers``, several hosts). Each run record
+carries ``history_rows``, the number of rows stored for it, and the run list is read on every
+batch anyway: a cached series whose count differs from the record's was extended by another
+process, and only that run is read again. With one process the counts always agree.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from hypersweep.store import Store
+from hypersweep.store import RunRecord, Store
 
 __all__ = ["SeriesCache"]
 
 Row = Mapping[str, Any]
+
+
+@dataclass
+class _Series:
+    rows_seen: int  # the run's stored history rows these metric rows were read from
+    metric_rows: list[Row] = field(default_factory=list)
 
 
 class SeriesCache:
@@ -32,19 +40,21 @@ class SeriesCache:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.lock = threading.RLock()
-        self._sweeps: dict[str, dict[str, list[Row]]] = {}
+        self._sweeps: dict[str, dict[str, _Series]] = {}
 
-    def rows(self, sweep_id: str, metric: str, run_ids: Iterable[str]) -> dict[str, list[Row]]:
-        """Each run's metric rows (loaded from the store for the runs not cached yet)."""
+    def rows(self, sweep_id: str, metric: str, runs: Sequence[RunRecord]) -> dict[str, list[Row]]:
+        """Each run's metric rows: cached, or read again when ``history_rows`` says they grew."""
         with self.lock:
             cache = self._sweeps.setdefault(sweep_id, {})
             out: dict[str, list[Row]] = {}
-            for run_id in run_ids:
-                series = cache.get(run_id)
-                if series is None:
-                    stored = self._store.history(run_id, keys=[metric])
-                    series = cache[run_id] = [dict(row.metrics) for row in stored]
-                out[run_id] = list(series)
+            for run in runs:
+                series = cache.get(run.id)
+                if series is None or series.rows_seen != run.history_rows:
+                    stored = self._store.history(run.id, keys=[metric])
+                    series = cache[run.id] = _Series(
+                        run.history_rows, [dict(row.metrics) for row in stored]
+                    )
+                out[run.id] = list(series.metric_rows)
             return out
 
     def append_locked(
@@ -53,4 +63,7 @@ class SeriesCache:
         """Add a batch just written to the store; a run not cached yet is read on first use."""
         series = self._sweeps.get(sweep_id, {}).get(run_id)
         if series is not None:
-            series.extend({metric: values[metric]} for _, values in rows if metric in values)
+            series.rows_seen += len(rows)
+            series.metric_rows.extend(
+                {metric: values[metric]} for _, values in rows if metric in values
+            )

@@ -32,7 +32,7 @@ __all__ = [
 # The SQL stores' column limits (store/_tables.py). The API enforces them for every store, so a
 # request that PostgreSQL cannot hold is a 422 naming the field on every store, instead of a
 # StoreError 503 that the client would retry for ever.
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 ID_LENGTH = 64
 PROJECT_LENGTH = 128
 NAME_LENGTH = 256
@@ -133,7 +133,7 @@ class RequestCheck:
 
     def integer(self, loc: tuple[str | int, ...], value: int | None) -> None:
         if value is not None and not INT_MIN <= value <= INT_MAX:
-            self._fail(loc, value, f"must be between {INT_MIN} and {INT_MAX} (a 32-bit integer)")
+            self._fail(loc, value, f"must be between {INT_MIN} and {INT_MAX} (a 64-bit integer)")
 
     def text(
         self, loc: tuple[str | int, ...], value: str | None, limit: int, *, in_url: bool = False

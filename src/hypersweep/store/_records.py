@@ -126,6 +126,8 @@ class RunRecord:
     stopped: bool = False
     stop_reason: str | None = None
     search_info: Mapping[str, Any] = field(default_factory=dict)
+    #: history rows appended so far (by any server process sharing the store)
+    history_rows: int = 0
 
     @property
     def is_terminal(self) -> bool:

@@ -39,7 +39,7 @@ agents = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("sweep_id", sa.String(64), sa.ForeignKey("sweeps.id"), nullable=False),
     sa.Column("host", sa.String(256), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid", sa.BigInteger, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     _when("created_at"),
     _when("last_heartbeat"),
@@ -57,7 +57,7 @@ runs = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("agent_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
     sa.Column("host", sa.String(256), nullable=True),
-    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("exit_code", sa.BigInteger, nullable=True),
     _when("created_at"),
     _when("started_at", nullable=True),
     _when("ended_at", nullable=True),
@@ -65,6 +65,8 @@ runs = sa.Table(
     sa.Column("stopped", sa.Boolean, nullable=False),
     sa.Column("stop_reason", sa.Text, nullable=True),
     sa.Column("search_info", sa.JSON, nullable=False),
+    # rows appended so far: lets a server process spot history another process wrote
+    sa.Column("history_rows", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_runs_sweep_id", "sweep_id"),
 )
 
@@ -73,7 +75,7 @@ history = sa.Table(
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("metrics", sa.JSON, nullable=False),
     sa.Index("ix_history_run_id_step", "run_id", "step"),
 )

@@ -195,6 +195,10 @@ class MemoryStore(Store):
             check_run_changeable(self._run(run_id))
             batch = [HistoryRow(run_id, int(step), frozen_copy(metrics)) for step, metrics in rows]
             self._history.setdefault(run_id, []).extend(batch)
+            run = self._runs[run_id]
+            self._runs[run_id] = dataclasses.replace(
+                run, history_rows=run.history_rows + len(batch)
+            )
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         with self._lock:

@@ -289,6 +289,12 @@ class SqlStore(Store):
                     for step, metrics in rows
                 ]
                 conn.execute(sa.insert(t.history), values)
+                # counted in the same transaction, so the count never runs ahead of the rows
+                conn.execute(
+                    sa.update(t.runs)
+                    .where(t.runs.c.id == run_id)
+                    .values(history_rows=t.runs.c.history_rows + len(values))
+                )
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         query = (
