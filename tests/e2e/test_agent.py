@@ -40,7 +40,8 @@ sys.exit(int(hypersweep.config.get("exit_code", 0)))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with server_process(tmp_path_factory.mktemp("server")) as url:
+    # a short lease, so the fault tests see a killed agent's run crashed in seconds
+    with server_process(tmp_path_factory.mktemp("server"), "--heartbeat-timeout", "3") as url:
         yield url
 
 
@@ -339,3 +340,57 @@ def test_bad_slot_options_are_refused_before_anything_starts(server: str, workdi
         assert result.returncode == 2, result.stderr
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_killed_agents_run_is_crashed_within_the_lease_and_the_sweep_goes_on(
+    api: ApiClient, agents: Callable[..., Agent], workdir: Path
+) -> None:
+    (workdir / "pidfile.py").write_text(
+        "import os, sys\nopen(os.environ['WANDB_RUN_ID'] + '.pid', 'w').write(str(os.getpid()))\n"
+        + TRAIN.replace("0.0))", "0.0) if hypersweep.config.x == 1 else 0.0)")
+    )
+    config = sweep_config(
+        {"x": {"values": [1, 2, 3]}, "steps": {"value": 1000}, "sleep": {"value": 0.1}},
+        program="pidfile.py",
+    )
+    sweep = api.create_sweep(config).id
+    doomed = agents(sweep)
+    run = wait_for("a running run", lambda: runs_in(api, sweep, "running"))[0]
+    pid_file = workdir / f"{run.id}.pid"
+    orphan = int(wait_for("the program's pid", lambda: pid_file.exists() and pid_file.read_text()))
+    try:
+        os.killpg(doomed.process.pid, signal.SIGKILL)  # the agent dies; its program does not
+        doomed.process.wait()
+        crashed = wait_for("the lease to expire", lambda: runs_in(api, sweep, "crashed"))[0]
+        assert crashed.id == run.id
+        assert crashed.stop_reason is not None
+        assert "sent no heartbeat for 3 s" in crashed.stop_reason
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+    rescue = agents(sweep)
+    assert rescue.wait() == 0, rescue.output()
+    states = sorted((r.params["x"], r.state.value) for r in api.list_runs(sweep))
+    # W&B semantics: a crashed grid point is not handed out again (retries: issue 8)
+    assert states == [(1, "crashed"), (2, "finished"), (3, "finished")]
+
+
+def test_a_program_that_ignores_sigterm_is_killed_after_the_kill_delay(
+    api: ApiClient, agents: Callable[..., Agent], workdir: Path
+) -> None:
+    (workdir / "stubborn.py").write_text(
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        + TRAIN.replace(
+            'float(hypersweep.config.get("sleep", 0.0))', "0.2 * (hypersweep.config.x > 1)"
+        )
+    )
+    config = sweep_config(
+        {"x": {"values": [0, 0.1, 5]}, "steps": {"value": 200}},
+        early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2},
+        program="stubborn.py",
+    )
+    sweep = api.create_sweep(config).id
+    agent = agents(sweep)
+    assert agent.wait() == 0, agent.output()
+    bad = max(api.list_runs(sweep), key=lambda run: run.params["x"])
+    assert (bad.state, bad.stopped, bad.exit_code) == ("killed", True, -signal.SIGKILL)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from hypersweep.controller import AGENT_TIMEOUT
 from hypersweep.errors import HypersweepError, StoreError
 from hypersweep.server import serve
 from hypersweep.server._workers import serve_workers
@@ -88,8 +89,22 @@ _store_options = [
     show_default=True,
     help="Server processes sharing the port and the database (SQLite: one writer at a time).",
 )
+@click.option(
+    "--heartbeat-timeout",
+    type=click.FloatRange(min=1),
+    default=AGENT_TIMEOUT.total_seconds(),
+    show_default=True,
+    metavar="SECONDS",
+    help="An agent silent this long is lost: its runs become crashed.",
+)
 def server_command(
-    host: str, port: int, data_dir: Path | None, db: str | None, log_level: str, workers: int
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    db: str | None,
+    log_level: str,
+    workers: int,
+    heartbeat_timeout: float,
 ) -> None:
     """Serve the hypersweep API (and dashboard) until Ctrl-C.
 
@@ -110,9 +125,24 @@ def server_command(
     try:
         if workers > 1:
             store.close()  # opened to check and migrate it once; each worker opens its own
-            serve_workers(target, host, port, workers, log_level=log_level, on_ready=ready)
+            serve_workers(
+                target,
+                host,
+                port,
+                workers,
+                log_level=log_level,
+                on_ready=ready,
+                heartbeat_timeout=heartbeat_timeout,
+            )
         else:
-            serve(store, host, port, log_level=log_level, on_ready=ready)
+            serve(
+                store,
+                host,
+                port,
+                log_level=log_level,
+                on_ready=ready,
+                heartbeat_timeout=heartbeat_timeout,
+            )
     except HypersweepError as exc:
         _fail(exc)
     finally:

@@ -22,8 +22,10 @@ from hypersweep.store import AgentRecord, AgentState, RunRecord, Store, SweepRec
 
 __all__ = ["AGENT_TIMEOUT", "Controller"]
 
-#: An agent silent this long is lost and its runs crashed (spec §7.1.5: "~5 minutes").
-AGENT_TIMEOUT = timedelta(minutes=5)
+#: An agent silent this long is lost and its runs crashed (``hypersweep server
+#: --heartbeat-timeout``). W&B waits about 5 minutes (spec §7.1.5); a minute is twelve of the
+#: agent's 5 s heartbeats, so a dead machine's grid point is free again that much sooner.
+AGENT_TIMEOUT = timedelta(seconds=60)
 _ALIVE = (RunState.PENDING, RunState.RUNNING)
 _FINAL = ("finished", "failed", "crashed", "killed")
 
@@ -36,8 +38,9 @@ class Controller:
     stored state forbids the request.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, agent_timeout: timedelta = AGENT_TIMEOUT) -> None:
         self.store = store
+        self.agent_timeout = agent_timeout
         self._series = SeriesCache(store)
         self._configs: dict[str, engine.SweepConfig] = {}
         self._configs_lock = threading.Lock()
@@ -59,7 +62,8 @@ class Controller:
 
         - every reported run that carries a stop order gets ``StopRun``, on every heartbeat;
         - a pending or running run of this agent that it no longer reports is crashed (killed
-          if it had a stop order, spec §5.7); so are the runs of agents silent for 5 minutes;
+          if it had a stop order, spec §5.7); so are the runs of agents silent for longer than
+          ``agent_timeout`` (also found by ``reap``, which the server calls periodically);
         - canceled sweep: ``Exit(kill=True)``; paused: nothing new;
         - an idle agent (no run alive) of a pending or running sweep gets the next run; when
           the grid is exhausted or ``run_cap`` is reached the sweep finishes and the agent gets
@@ -107,20 +111,40 @@ class Controller:
                     now,
                 )
 
-    def _reap_lost_agents(self, sweep: SweepRecord, current: AgentRecord, now: datetime) -> None:
+    def reap(self, now: datetime) -> int:
+        """Crash the runs of every agent silent for longer than ``agent_timeout``.
+
+        Heartbeats of a sweep's other agents do this too; the server also calls it on a timer,
+        so a sweep whose only agent died frees its runs as well. Returns the agents found lost.
+        """
+        lost = 0
+        for sweep in self.store.list_sweeps():
+            if sweep.state in (SweepState.PENDING, SweepState.RUNNING, SweepState.PAUSED):
+                lost += self._reap_lost_agents(sweep, None, now)
+        return lost
+
+    def _reap_lost_agents(
+        self, sweep: SweepRecord, current: AgentRecord | None, now: datetime
+    ) -> int:
+        lost = 0
         for agent in self.store.list_agents(sweep.id):
             if (
-                agent.id == current.id
+                (current is not None and agent.id == current.id)
                 or agent.state is not AgentState.RUNNING
-                or now - agent.last_heartbeat < AGENT_TIMEOUT
+                or now - agent.last_heartbeat <= self.agent_timeout
             ):
                 continue
             self.store.heartbeat_agent(agent.id, agent.last_heartbeat, state=AgentState.LOST)
-            minutes = int(AGENT_TIMEOUT.total_seconds() // 60)
-            reason = f"agent {agent.id} on {agent.host} sent no heartbeat for {minutes} minutes"
+            lost += 1
+            seconds = round(self.agent_timeout.total_seconds())
+            reason = (
+                f"agent {agent.id} on {agent.host} (pid {agent.pid}) sent no heartbeat for "
+                f"{seconds} s: its machine or process died"
+            )
             for run in self.store.list_runs(sweep.id, states=_ALIVE):
                 if run.agent_id == agent.id:
                     self._crash(run, reason, now)
+        return lost
 
     def _crash(self, run: RunRecord, reason: str, now: datetime) -> None:
         # spec §5.7: a run with a stop order ends killed however its process died

@@ -7,8 +7,9 @@ bad field, an unknown path -> 404. A user's mistake is never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,12 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hypersweep import __version__
-from hypersweep.controller import Controller
+from hypersweep.controller import AGENT_TIMEOUT, Controller
 from hypersweep.errors import ConfigError, HypersweepError
 from hypersweep.protocol import API_PREFIX, ErrorBody
 from hypersweep.server import agents, health, runs, sweeps
 from hypersweep.server._context import AppContext
 from hypersweep.server._convert import issue_out
+from hypersweep.server._reaper import Reaper
 from hypersweep.store import Store
 
 __all__ = ["create_app"]
@@ -32,22 +34,42 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
+) -> FastAPI:
     """The hypersweep HTTP API (``/api/v1``) over ``store``.
 
     Args:
         store: where sweeps and runs live; the app does not close it.
         clock: returns the current UTC time (default: the system clock); tests pass a fake.
+        heartbeat_timeout: seconds after which a silent agent's runs are crashed; while the app
+            runs (its lifespan) a timer checks for such agents a few times per timeout.
 
     The OpenAPI schema is at ``/api/v1/openapi.json`` and the interactive docs at ``/docs``.
     """
+    controller = Controller(store, timedelta(seconds=heartbeat_timeout))
+    now = clock or _utcnow
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = Reaper(controller, now, interval=max(0.5, heartbeat_timeout / 4))
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hypersweep",
         version=__version__,
         description="Self-hosted hyperparameter sweeps that speak W&B's sweep YAML.",
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
-    app.state.hypersweep = AppContext(store, Controller(store), clock or _utcnow)
+    app.state.hypersweep = AppContext(store, controller, now)
     for module in (health, sweeps, agents, runs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(HypersweepError, _hypersweep_error)

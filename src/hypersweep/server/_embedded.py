@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import uvicorn
 
+from hypersweep.controller import AGENT_TIMEOUT
 from hypersweep.errors import HypersweepError
 from hypersweep.server._app import create_app
 from hypersweep.store import Store
@@ -71,6 +72,7 @@ def serve(
     *,
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
+    heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
 ) -> None:
     """Serve the API until Ctrl-C or SIGTERM (uvicorn shuts down gracefully).
 
@@ -83,7 +85,7 @@ def serve(
     sock = bind(host, port)
     try:
         config = uvicorn.Config(
-            create_app(store),
+            create_app(store, heartbeat_timeout=heartbeat_timeout),
             log_level=log_level,
             access_log=log_level == "debug",
             timeout_graceful_shutdown=10,
@@ -107,7 +109,7 @@ class EmbeddedServer:
         store: the store to serve (not closed on exit: it is the caller's).
         host: the address to listen on.
         port: 0 picks a free port.
-        clock: passed to ``create_app``.
+        clock, heartbeat_timeout: passed to ``create_app``.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class EmbeddedServer:
         port: int = 0,
         *,
         clock: Callable[[], datetime] | None = None,
+        heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
     ) -> None:
         self.store = store
+        self._heartbeat_timeout = heartbeat_timeout
         self._host = host
         self._port = port
         self._clock = clock
@@ -132,11 +136,10 @@ class EmbeddedServer:
         self.url = url_of(self._socket)
         # log_config=None leaves the host program's logging alone
         config = uvicorn.Config(
-            create_app(self.store, clock=self._clock),
+            create_app(self.store, clock=self._clock, heartbeat_timeout=self._heartbeat_timeout),
             log_config=None,
             log_level="warning",
             access_log=False,
-            lifespan="off",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

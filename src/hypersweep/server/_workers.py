@@ -16,19 +16,22 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
+from hypersweep.controller import AGENT_TIMEOUT
 from hypersweep.server._app import create_app
 from hypersweep.server._embedded import bind, url_of
 from hypersweep.store import open_store
 
 __all__ = ["app_from_env", "serve_workers"]
 
-#: How the parent tells each worker process which database to open.
+#: How the parent tells each worker process which database to open, and the lease.
 DB_ENV = "HYPERSWEEP_WORKER_DB"
+TIMEOUT_ENV = "HYPERSWEEP_WORKER_HEARTBEAT_TIMEOUT"
 
 
 def app_from_env() -> FastAPI:
     """The app of one worker process, over the store named by ``HYPERSWEEP_WORKER_DB``."""
-    return create_app(open_store(os.environ[DB_ENV]))
+    timeout = float(os.environ.get(TIMEOUT_ENV, AGENT_TIMEOUT.total_seconds()))
+    return create_app(open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout)
 
 
 def serve_workers(
@@ -39,6 +42,7 @@ def serve_workers(
     *,
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
+    heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
 ) -> None:
     """Serve the API from ``workers`` processes until Ctrl-C or SIGTERM.
 
@@ -50,6 +54,7 @@ def serve_workers(
     """
     sock = bind(host, port)
     os.environ[DB_ENV] = target  # inherited by the spawned workers
+    os.environ[TIMEOUT_ENV] = repr(heartbeat_timeout)
     try:
         config = uvicorn.Config(
             f"{__name__}:app_from_env",

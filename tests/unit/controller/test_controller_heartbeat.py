@@ -115,19 +115,33 @@ def test_a_run_the_agent_no_longer_reports_is_crashed_and_the_agent_gets_another
     assert "stopped reporting it alive" in crashed.stop_reason
 
 
-def test_a_run_whose_agent_is_silent_for_5_minutes_is_crashed(h: Harness) -> None:
+def test_a_run_whose_agent_is_silent_for_the_timeout_is_crashed(h: Harness) -> None:
     sweep = h.sweep(GRID_12)
     silent, busy = h.agent(sweep), h.agent(sweep)
     lost_run = h.take(silent).run_id
     run = h.take(busy).run_id
-    h.clock.advance(4 * 60)
+    h.clock.advance(50)
     h.beat(busy, [run])
     assert h.store.get_run(lost_run).state is RunState.PENDING
-    h.clock.advance(2 * 60)
+    h.clock.advance(20)
     h.beat(busy, [run])
     assert h.store.get_run(lost_run).state is RunState.CRASHED
     assert h.store.get_agent(silent).state is AgentState.LOST
     assert h.store.get_run(run).state is RunState.PENDING
+
+
+def test_reap_finds_a_lost_agent_with_no_other_agent_heartbeating(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    only = h.agent(sweep)
+    run = h.take(only).run_id
+    assert h.controller.reap(h.clock.advance(30)) == 0
+    assert h.store.get_run(run).state is RunState.PENDING
+    assert h.controller.reap(h.clock.advance(40)) == 1
+    crashed = h.store.get_run(run)
+    assert crashed.state is RunState.CRASHED
+    assert crashed.stop_reason is not None
+    assert "sent no heartbeat for 60 s" in crashed.stop_reason
+    assert h.controller.reap(h.clock.advance(100)) == 0  # found once
 
 
 def test_pause_gives_no_runs_and_resume_gives_them_again(h: Harness) -> None:
