@@ -239,6 +239,15 @@ class HistoryBatch(_Body):
     summary: dict[str, Any] | None = Field(
         default=None, description="summary keys to merge after the rows (last values)"
     )
+    batch: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description=(
+            "the sender's sequence number of this batch (1, 2, ...); a retry repeats it, and a "
+            "repeat of a stored batch is acknowledged without storing it again"
+        ),
+    )
 
 
 class HistoryAck(_Body):

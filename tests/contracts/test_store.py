@@ -275,6 +275,18 @@ def test_history_batches_order_and_keys(store: Store, sweep_id: str) -> None:
     assert store.history(other.id) == []
 
 
+def test_a_repeated_history_batch_is_stored_once(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    assert store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)
+    assert not store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)  # a retry
+    assert store.append_history(run.id, [(1, {"loss": 0.5})], batch=2)
+    assert not store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)  # a late retry
+    assert store.append_history(run.id, [(2, {"loss": 0.2})])  # no batch number: stored
+    assert [row.step for row in store.history(run.id)] == [0, 1, 2]
+    stored = store.get_run(run.id)
+    assert (stored.last_batch, stored.history_rows) == (2, 3)
+
+
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert run.history_rows == 0

@@ -404,3 +404,16 @@ def test_a_stopped_run_reported_finished_is_recorded_killed(client: Api) -> None
     assert client.run(run_id)["stopped"] is True
     body = {"exit_code": 0, "state": "finished"}
     assert client.ok(client.post(f"runs/{run_id}/finish", json=body))["state"] == "killed"
+
+
+def test_a_retried_history_batch_is_stored_once(client: Api) -> None:
+    _, _, run_id = _new_run(client)
+    client.ok(client.post(f"runs/{run_id}/start", json={}))
+    first = {**_rows(1.0, 0.5), "batch": 1}
+    client.ok(client.post(f"runs/{run_id}/history", json=first))
+    client.ok(client.post(f"runs/{run_id}/history", json=first))  # its answer was lost
+    client.ok(client.post(f"runs/{run_id}/history", json={**_rows(0.2, start=2), "batch": 2}))
+    steps = [row["step"] for row in client.ok(client.get(f"runs/{run_id}/history"))]
+    assert steps == [0, 1, 2]
+    error = client.error(client.post(f"runs/{run_id}/history", json={**first, "batch": 0}), 422)
+    assert "batch" in error.message

@@ -213,8 +213,13 @@ class Controller:
         rows: Sequence[tuple[int, Mapping[str, Any]]],
         summary: Mapping[str, Any] | None,
         now: datetime,
+        *,
+        batch: int | None = None,
     ) -> tuple[bool, str | None]:
         """Store a history batch, then apply the sweep's ``early_terminate`` rule.
+
+        ``batch`` is the sender's sequence number: a repeat of a stored batch (a retry whose
+        answer was lost) changes nothing and gets the run's current stop order.
 
         The summary gets the last logged value of each key (as in W&B), then ``summary``. A
         pending run that logs becomes running. Every running run the rule stops gets
@@ -228,7 +233,9 @@ class Controller:
         config = self.parsed(sweep)
         metric = config.metric.name if config.metric is not None else None
         with self._series.lock:
-            self.store.append_history(run_id, rows)
+            if not self.store.append_history(run_id, rows, batch=batch):
+                run = self.store.get_run(run_id)
+                return run.stopped, run.stop_reason
             if metric is not None:
                 self._series.append_locked(sweep.id, run_id, metric, rows)
         merged: dict[str, Any] = {}

@@ -48,7 +48,7 @@ def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
     check.done()
     rows = [(row.step, finite_json(row.metrics)) for row in body.rows]
     summary = finite_json(body.summary)
-    stop, reason = ctx.controller.on_history(run, rows, summary, ctx.now())
+    stop, reason = ctx.controller.on_history(run, rows, summary, ctx.now(), batch=body.batch)
     return HistoryAck(stop=stop, reason=reason)
 
 

@@ -244,8 +244,20 @@ class Store(ABC):
     # -- history and output --------------------------------------------------------------------
 
     @abstractmethod
-    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
-        """Append ``(step, metrics)`` rows in one batch: all of them or none."""
+    def append_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        batch: int | None = None,
+    ) -> bool:
+        """Append ``(step, metrics)`` rows in one batch: all of them or none.
+
+        ``batch`` is the sender's sequence number of the batch (1, 2, ...; a retry repeats it):
+        a batch at or below the run's ``last_batch`` was stored before and is skipped, so a
+        batch whose acknowledgement was lost is stored once. Returns False for such a repeat
+        (nothing stored), else True.
+        """
 
     @abstractmethod
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:

@@ -128,6 +128,8 @@ class RunRecord:
     search_info: Mapping[str, Any] = field(default_factory=dict)
     #: history rows appended so far (by any server process sharing the store)
     history_rows: int = 0
+    #: the highest sequence number of a history batch stored (``append_history(batch=)``)
+    last_batch: int | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -53,6 +53,7 @@ def run_from_row(row: sa.Row[Any]) -> RunRecord:
         stop_reason=m["stop_reason"],
         search_info=frozen_copy(m["search_info"]),
         history_rows=int(m["history_rows"]),
+        last_batch=m["last_batch"],
     )
 
 

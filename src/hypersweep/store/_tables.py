@@ -67,6 +67,8 @@ runs = sa.Table(
     sa.Column("search_info", sa.JSON, nullable=False),
     # rows appended so far: lets a server process spot history another process wrote
     sa.Column("history_rows", sa.Integer, nullable=False, server_default="0"),
+    # the last history batch stored, so a retried batch is stored once
+    sa.Column("last_batch", sa.BigInteger, nullable=True),
     sa.Index("ix_runs_sweep_id", "sweep_id"),
 )
 

@@ -190,15 +190,26 @@ class MemoryStore(Store):
 
     # -- history and output --------------------------------------------------------------------
 
-    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    def append_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        batch: int | None = None,
+    ) -> bool:
         with self._lock:
-            check_run_changeable(self._run(run_id))
-            batch = [HistoryRow(run_id, int(step), frozen_copy(metrics)) for step, metrics in rows]
-            self._history.setdefault(run_id, []).extend(batch)
-            run = self._runs[run_id]
+            run = self._run(run_id)
+            check_run_changeable(run)
+            if batch is not None and run.last_batch is not None and batch <= run.last_batch:
+                return False
+            stored = [HistoryRow(run_id, int(step), frozen_copy(m)) for step, m in rows]
+            self._history.setdefault(run_id, []).extend(stored)
             self._runs[run_id] = dataclasses.replace(
-                run, history_rows=run.history_rows + len(batch)
+                run,
+                history_rows=run.history_rows + len(stored),
+                last_batch=batch if batch is not None else run.last_batch,
             )
+            return True
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         with self._lock:

@@ -280,9 +280,22 @@ class SqlStore(Store):
 
     # -- history and output --------------------------------------------------------------------
 
-    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    def append_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        batch: int | None = None,
+    ) -> bool:
         with self._transaction(write=True) as conn:
-            check_run_changeable(self._get_run(conn, run_id))
+            run = self._get_run(conn, run_id, lock=batch is not None)
+            check_run_changeable(run)
+            if batch is not None:
+                if run.last_batch is not None and batch <= run.last_batch:
+                    return False  # stored before: its acknowledgement was lost
+                conn.execute(
+                    sa.update(t.runs).where(t.runs.c.id == run_id).values(last_batch=batch)
+                )
             if rows:
                 values = [
                     {"run_id": run_id, "step": int(step), "metrics": frozen_copy(metrics)}
@@ -295,6 +308,7 @@ class SqlStore(Store):
                     .where(t.runs.c.id == run_id)
                     .values(history_rows=t.runs.c.history_rows + len(values))
                 )
+            return True
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         query = (

@@ -1,9 +1,10 @@
-"""Runs count their history rows; steps, exit codes and pids are 64-bit.
+"""Runs count their history rows and remember their last batch; steps, exit codes and pids are
+64-bit.
 
 ``runs.history_rows`` lets a server process see, from the run list it reads anyway, which runs
 got rows from another server process since it cached their metric series (several workers or
-hosts on one database). Steps counted in tokens or samples and Windows exit codes overflow
-PostgreSQL's 32-bit INTEGER.
+hosts on one database). ``runs.last_batch`` makes a retried history batch idempotent. Steps
+counted in tokens or samples and Windows exit codes overflow PostgreSQL's 32-bit INTEGER.
 
 Revision ID: 0002
 Revises: 0001
@@ -24,6 +25,7 @@ def upgrade() -> None:
     # batch mode: SQLite alters columns by copying the table, PostgreSQL alters in place
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("history_rows", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("last_batch", sa.BigInteger, nullable=True))
         batch.alter_column("exit_code", type_=sa.BigInteger, existing_nullable=True)
     with op.batch_alter_table("history") as batch:
         batch.alter_column("step", type_=sa.BigInteger, existing_nullable=False)
@@ -42,4 +44,5 @@ def downgrade() -> None:
         batch.alter_column("step", type_=sa.Integer, existing_nullable=False)
     with op.batch_alter_table("runs") as batch:
         batch.alter_column("exit_code", type_=sa.Integer, existing_nullable=True)
+        batch.drop_column("last_batch")
         batch.drop_column("history_rows")
