@@ -161,10 +161,14 @@ class ApiClient:
         run_id: str,
         rows: Sequence[tuple[int, Mapping[str, Any]]],
         summary: Mapping[str, Any] | None = None,
+        *,
+        batch: int | None = None,
     ) -> HistoryAck:
+        """Log rows; ``batch`` (the sender's sequence number) makes a retry store them once."""
         body = HistoryBatch(
             rows=[HistoryRowIn(step=step, metrics=dict(metrics)) for step, metrics in rows],
             summary=dict(summary) if summary is not None else None,
+            batch=batch,
         )
         return self._call("POST", f"/runs/{run_id}/history", HistoryAck, body)
 

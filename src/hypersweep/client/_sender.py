@@ -69,7 +69,7 @@ class Ending:
 
 
 class _Sink(Protocol):
-    def deliver(self, batch: Batch) -> tuple[bool, str | None]: ...
+    def deliver(self, batch: Batch, number: int) -> tuple[bool, str | None]: ...
     def finish(self, ending: Ending, summary: dict[str, Any]) -> None: ...
     def close(self) -> None: ...
 
@@ -87,10 +87,12 @@ class _Online:
         self.client = client
         self.run_id = run_id
 
-    def deliver(self, batch: Batch) -> tuple[bool, str | None]:
+    def deliver(self, batch: Batch, number: int) -> tuple[bool, str | None]:
         try:
             if batch.rows:
-                ack = self.client.log_history(self.run_id, batch.rows, batch.explicit or None)
+                ack = self.client.log_history(
+                    self.run_id, batch.rows, batch.explicit or None, batch=number
+                )
                 return ack.stop, ack.reason
             self.client.set_summary(self.run_id, batch.explicit)
             return False, None
@@ -120,7 +122,7 @@ class _Offline:
         self.writer = writer
         self.meta = meta
 
-    def deliver(self, batch: Batch) -> tuple[bool, str | None]:
+    def deliver(self, batch: Batch, number: int) -> tuple[bool, str | None]:
         self.writer.append(batch.rows)
         self.writer.write_meta(summary=batch.summary, **self.meta())
         return False, None
@@ -233,11 +235,16 @@ class Sender:
         last_send = float("-inf")
         retry_at = float("-inf")
         failures = 0
+        # Batch numbers let the server store a retried batch once. They start from the clock
+        # (microseconds) so that a later sender of the same run id (a reinit, a restarted
+        # process) never reuses a number the server has seen.
+        number = time.time_ns() // 1000
+        held: Batch | None = None  # a batch that failed: re-sent as it was, with its number
         while True:
             with box.cond:
                 while True:
                     now = time.monotonic()
-                    waiting = box.pending()
+                    waiting = box.pending() + (held is not None)
                     due = max(last_send + self.settings.interval, retry_at)
                     if waiting and (now >= due or (box.closing and now >= retry_at)):
                         break
@@ -247,27 +254,34 @@ class Sender:
                         break
                     if box.closing and now >= self._deadline:
                         note(
-                            f"gave up delivering run {self.settings.run_id}: {len(box.rows)} "
-                            "rows were not delivered"
+                            f"gave up delivering run {self.settings.run_id}: "
+                            f"{len(box.rows) + (len(held.rows) if held else 0)} rows were not "
+                            "delivered"
                         )
                         return
                     box.cond.wait(max(0.01, min(due, self._deadline) - now) if waiting else None)
                 if box.closing and not waiting:
                     break
-            batch = box.take(self.settings.max_rows)
+            if held is None:
+                batch = box.take(self.settings.max_rows)
+                number += 1
+            else:
+                batch = held
             try:
-                stop, reason = sink.deliver(batch)
+                stop, reason = sink.deliver(batch, number)
             except _Retry as exc:
-                box.put_back(batch)
+                held = batch
                 failures += 1
                 retry_at = time.monotonic() + min(0.25 * 2**failures, _MAX_BACKOFF)
                 self._warn_once("retry", f"{exc.cause}; keeping the rows and retrying")
                 continue
             except Exception as exc:  # refused (4xx), disk full, a bug: never kill the thread
+                held = None
                 self._warn_once(
                     "drop", f"dropped {len(batch.rows)} rows of run {self.settings.run_id}: {exc}"
                 )
                 continue
+            held = None
             if failures:
                 note(f"delivering run {self.settings.run_id} again")
             failures = 0

@@ -255,3 +255,30 @@ def test_request_stop_is_the_agents_hook(monkeypatch: pytest.MonkeyPatch, tmp_pa
     with pytest.raises(RunStopped, match="user stop"):
         hypersweep.log({"a": 1})
     run.finish()
+
+
+def test_a_batch_whose_answer_is_lost_is_resent_unchanged_with_its_number(
+    tmp_path: Path,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    class LossyServer(FakeServer):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            response = super().__call__(request)
+            if request.url.path.endswith("/history"):
+                sent.append(json.loads(request.content))
+                if len(sent) == 1:  # stored, but the answer never arrives
+                    raise httpx.ReadError("connection reset", request=request)
+            return response
+
+    run = make_run(LossyServer(never), tmp_path, interval=0.05)
+    run.log({"loss": 1.0})
+    wait_for(lambda: len(sent) >= 2)
+    run.log({"loss": 0.5})
+    run.finish()
+    first, retry, *later = sent
+    assert retry == first  # same rows, same batch number: the server stores it once
+    assert isinstance(first["batch"], int)
+    assert later and all(body["batch"] > first["batch"] for body in later)
+    losses = [row["metrics"]["loss"] for body in [retry, *later] for row in body["rows"]]
+    assert losses == [1.0, 0.5]
