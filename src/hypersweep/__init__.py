@@ -9,6 +9,10 @@ Training code uses it like wandb (``import hypersweep as wandb`` works)::
         hypersweep.log({"loss": 1.0 / (epoch + 1)})
     hypersweep.finish()
 
+W&B's other calls are here too (``define_metric``, ``login``, media such as ``Histogram`` and
+``Table``, ``watch``, artifacts; see docs/wandb-compat.md), and ``hypersweep.Api()`` reads sweeps
+and runs back for analysis like ``wandb.Api()``.
+
 Everything but the errors loads on first use, so ``import hypersweep`` stays light (no numpy,
 httpx, pydantic, FastAPI or SQLAlchemy). ``config``, ``summary`` and ``run`` are those of the
 current run, looked up on each access; the engine is at ``hypersweep.engine``.
@@ -34,9 +38,23 @@ from hypersweep.errors import (
 )
 
 if TYPE_CHECKING:
+    from hypersweep.client._compat import (
+        AlertLevel,
+        Artifact,
+        alert,
+        log_artifact,
+        login,
+        mark_preempting,
+        save,
+        unwatch,
+        use_artifact,
+        watch,
+    )
     from hypersweep.client._config import Config
-    from hypersweep.client._init import finish, init, log
+    from hypersweep.client._init import define_metric, finish, init, log
+    from hypersweep.client._media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
     from hypersweep.client._outbox import Summary
+    from hypersweep.client._public_api import Api
     from hypersweep.client._run import Run
     from hypersweep.client._sweep import sweep
 
@@ -47,25 +65,45 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
+    "Api",
+    "Artifact",
+    "Audio",
     "AuthError",
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
+    "Histogram",
+    "Html",
     "HypersweepError",
+    "Image",
     "NotFoundError",
+    "Object3D",
     "Run",
     "RunStopped",
     "ServerUnavailable",
     "StoreError",
+    "Table",
+    "Video",
     "__version__",
     "agent",
+    "alert",
     "config",
+    "define_metric",
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "login",
+    "mark_preempting",
+    "plot",
     "run",
+    "save",
     "summary",
     "sweep",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
 
 # name -> module that defines it, imported on first access
@@ -75,6 +113,27 @@ _LAZY = {
     "finish": "hypersweep.client._init",
     "Run": "hypersweep.client._run",
     "sweep": "hypersweep.client._sweep",
+    "define_metric": "hypersweep.client._init",
+    "Api": "hypersweep.client._public_api",
+    **dict.fromkeys(
+        ("Audio", "Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot"),
+        "hypersweep.client._media",
+    ),
+    **dict.fromkeys(
+        (
+            "AlertLevel",
+            "Artifact",
+            "alert",
+            "log_artifact",
+            "login",
+            "mark_preempting",
+            "save",
+            "unwatch",
+            "use_artifact",
+            "watch",
+        ),
+        "hypersweep.client._compat",
+    ),
 }
 
 

@@ -13,26 +13,50 @@ from hypersweep import engine
 
 def test_package_exports() -> None:
     assert set(hypersweep.__all__) == {
+        "AlertLevel",
+        "Api",
+        "Artifact",
+        "Audio",
         "AuthError",
         "ConfigError",
         "ConfigIssue",
         "ConflictError",
+        "Histogram",
+        "Html",
         "HypersweepError",
+        "Image",
         "NotFoundError",
+        "Object3D",
         "Run",
         "RunStopped",
         "ServerUnavailable",
         "StoreError",
+        "Table",
+        "Video",
         "__version__",
         "agent",
+        "alert",
         "config",
+        "define_metric",
         "finish",
         "init",
         "log",
+        "log_artifact",
+        "login",
+        "mark_preempting",
+        "plot",
         "run",
+        "save",
         "summary",
         "sweep",
+        "unwatch",
+        "use_artifact",
+        "watch",
     }
+    # every public name resolves (the lazy map and __all__ agree)
+    for name in hypersweep.__all__:
+        if name not in ("run",):  # None without a run
+            assert getattr(hypersweep, name) is not None, name
     # W&B's functions, even after the subpackage of the same name is imported
     importlib.import_module("hypersweep.agent")
     assert callable(hypersweep.agent)
@@ -87,6 +111,18 @@ HEAVY = "{'numpy', 'scipy', 'fastapi', 'sqlalchemy', 'yaml', 'httpx', 'pydantic'
 
 def test_importing_hypersweep_stays_light() -> None:
     code = f"import sys, hypersweep; print(sorted({HEAVY} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_wandb_compat_names_stay_light() -> None:
+    # define_metric, media and the no-op calls are used by training scripts on every import
+    code = (
+        "import sys, hypersweep as wandb\n"
+        "wandb.define_metric, wandb.Image, wandb.Histogram, wandb.Table, wandb.plot\n"
+        "wandb.login, wandb.watch, wandb.Artifact, wandb.AlertLevel\n"
+        f"print(sorted({HEAVY} & set(sys.modules)))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

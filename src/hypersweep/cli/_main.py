@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hypersweep.cli.agent import agent_command
+from hypersweep.cli.export import export_command
 from hypersweep.cli.quickstart import quickstart_command
 from hypersweep.cli.runs import runs_command
 from hypersweep.cli.server import db_group, server_command
@@ -27,3 +28,4 @@ main.add_command(quickstart_command)
 main.add_command(server_command)
 main.add_command(db_group)
 main.add_command(sync_command)
+main.add_command(export_command)

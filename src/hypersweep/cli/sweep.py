@@ -18,6 +18,7 @@ import click
 from hypersweep import engine
 from hypersweep.cli._output import fetch_sweep, sweep_path, user_errors
 from hypersweep.client import DEFAULT_SERVER, ApiClient
+from hypersweep.client._sweep import copy_prior_runs, fetch_prior_runs
 from hypersweep.config import load_source
 from hypersweep.errors import ConfigError
 
@@ -62,6 +63,14 @@ def agent_command(path: str, url: str) -> str:
 @click.option("--name", help="Name of the new sweep [default: the config's name key].")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new sweep's id (for scripts).")
 @click.option("--strict", is_flag=True, help="Refuse the config on warnings too.")
+@click.option(
+    "--prior-runs",
+    "prior_runs",
+    metavar="ID1,ID2",
+    multiple=True,
+    help="Copy these ended runs (of any sweep on the server) into the new sweep, so its "
+    "search counts them; comma separated, repeatable.",
+)
 @click.option("--pause", "actions", flag_value="pause", multiple=True, help="Pause sweep ID.")
 @click.option("--resume", "actions", flag_value="resume", multiple=True, help="Resume sweep ID.")
 @click.option(
@@ -77,6 +86,7 @@ def sweep_command(
     name: str | None,
     quiet: bool,
     strict: bool,
+    prior_runs: tuple[str, ...],
     actions: tuple[str, ...],
     server: str | None,
 ) -> None:
@@ -89,10 +99,13 @@ def sweep_command(
     """
     if len(set(actions)) > 1 or len(actions) > 1:
         raise click.UsageError("Only one state flag (stop/cancel/pause/resume) is allowed.")
+    prior = [part.strip() for value in prior_runs for part in value.split(",") if part.strip()]
     if actions:
+        if prior:
+            raise click.UsageError("--prior-runs goes with a new sweep, not with a state flag.")
         _change_state(target, actions[0], server)
     else:
-        _create(target, project, name, quiet=quiet, strict=strict, server=server)
+        _create(target, project, name, quiet=quiet, strict=strict, server=server, prior=prior)
 
 
 def _create(
@@ -103,6 +116,7 @@ def _create(
     quiet: bool,
     strict: bool,
     server: str | None,
+    prior: list[str] | None = None,
 ) -> None:
     if not Path(path).is_file():
         hint = (
@@ -122,12 +136,14 @@ def _create(
         if not quiet:
             click.echo(f"Creating sweep from: {path}", err=True)
         with ApiClient(server) as client:
+            prior_out = fetch_prior_runs(client, prior or [])
             created = client.create_sweep(
                 config,
                 project=project or os.environ.get("WANDB_PROJECT") or None,
                 name=name,
                 strict=strict,
             )
+            copied = copy_prior_runs(client, prior_out, created.id)
             url = client.url
     if quiet:
         click.echo(created.id)
@@ -137,6 +153,8 @@ def _create(
         click.echo(f"{path}: {prefix}warning: {warning.message}", err=True)
     where = sweep_path(created)
     click.echo(f"Creating sweep with ID: {created.id}", err=True)
+    if prior:
+        click.echo(f"Copied {copied} prior run{'s' * (copied != 1)} into it", err=True)
     click.echo(f"Run sweep agent with: {agent_command(where, url)}", err=True)
     click.echo(f"See its runs with: hypersweep runs {where}", err=True)
 

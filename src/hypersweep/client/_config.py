@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "as_mapping", "deep_merge", "load_param_file", "warn"]
+__all__ = ["Config", "as_mapping", "deep_merge", "load_param_file", "warn", "warn_once"]
 
 SWEEP = "sweep"
 
@@ -21,6 +21,18 @@ SWEEP = "sweep"
 def warn(message: str) -> None:
     """A warning for the person at the terminal (W&B prints them to stderr, not ``warnings``)."""
     print(f"hypersweep: WARNING {message}", file=sys.stderr)
+
+
+_warned: set[str] = set()
+
+
+def warn_once(kind: str, message: str) -> None:
+    """``warn(message)`` the first time ``kind`` comes up in this process: a script that logs
+    an image every step should hear once that images are not stored, not a thousand times."""
+    if kind in _warned:
+        return
+    _warned.add(kind)
+    warn(message)
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

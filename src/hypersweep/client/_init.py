@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 
 from hypersweep.client._config import Config, as_mapping, load_param_file, warn
 from hypersweep.client._env import server_url
+from hypersweep.client._metrics import Metric
 from hypersweep.client._offline import offline_dir
 from hypersweep.client._run import Run
 from hypersweep.client._sender import SenderSettings, note
@@ -41,6 +42,7 @@ from hypersweep.errors import HypersweepError
 
 __all__ = [
     "current_run",
+    "define_metric",
     "finish",
     "init",
     "log",
@@ -243,6 +245,27 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _current
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def define_metric(
+    name: str,
+    step_metric: str | None = None,
+    step_sync: bool | None = None,
+    hidden: bool | None = None,
+    summary: str | None = None,
+    goal: str | None = None,
+    overwrite: bool | None = None,
+) -> Metric:
+    """``hypersweep.define_metric(...)``: ``run.define_metric`` of the current run."""
+    return _require("define_metric").define_metric(
+        name,
+        step_metric=step_metric,
+        step_sync=step_sync,
+        hidden=hidden,
+        summary=summary,
+        goal=goal,
+        overwrite=overwrite,
+    )
 
 
 def _require(what: str) -> Run:

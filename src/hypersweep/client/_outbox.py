@@ -12,6 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypersweep.client._media import DROPPED, loggable
+from hypersweep.client._metrics import MetricRules
+
 __all__ = ["Batch", "Outbox", "Summary", "jsonable"]
 
 
@@ -52,13 +55,24 @@ class Outbox:
     summary: dict[str, Any] = field(default_factory=dict)
     explicit: dict[str, Any] = field(default_factory=dict)
     closing: bool = False
+    rules: MetricRules = field(default_factory=MetricRules)
 
     def add_row(self, step: int, metrics: dict[str, Any]) -> None:
         with self.cond:
             self.rows.append((step, metrics))
-            self.summary.update(metrics)
-            for key in metrics:  # a newer logged value replaces an explicit one (as in W&B)
-                self.explicit.pop(key, None)
+            for key, value in metrics.items():
+                ruled, chosen = self.rules.summarize(key, value)
+                if not ruled:
+                    self.summary[key] = value
+                    # a newer logged value replaces an explicit one (as in W&B)
+                    self.explicit.pop(key, None)
+                elif chosen is None:  # summary="none"
+                    self.summary.pop(key, None)
+                    self.explicit.pop(key, None)
+                else:
+                    # sent after the rows, so the server lays it over the last logged value
+                    self.summary[key] = chosen
+                    self.explicit[key] = chosen
             self.cond.notify_all()
 
     def set_summary(self, values: Mapping[str, Any]) -> None:
@@ -115,14 +129,17 @@ class Summary:
             raise AttributeError(f"summary has no key {key!r}") from None
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._box.set_summary({str(key): jsonable(value)})
+        self.update({key: value})
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
     def update(self, values: Mapping[str, Any] | None = None, **more: Any) -> None:
+        """Set keys explicitly; media are stored in their simple form or left out (warned once
+        per kind), as in ``log()``."""
         merged = {**(values or {}), **more}
-        self._box.set_summary({str(k): jsonable(v) for k, v in merged.items()})
+        stored = {str(k): loggable(v) for k, v in merged.items()}
+        self._box.set_summary({k: jsonable(v) for k, v in stored.items() if v is not DROPPED})
 
     def get(self, key: str, default: Any = None) -> Any:
         with self._box.cond:

@@ -19,7 +19,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hypersweep.client import _compat
 from hypersweep.client._config import Config, warn
+from hypersweep.client._media import DROPPED, loggable
+from hypersweep.client._metrics import Metric, parse_metric
 from hypersweep.client._outbox import Outbox, Summary, jsonable
 from hypersweep.client._sender import Ending, Sender, SenderSettings
 from hypersweep.errors import RunStopped
@@ -105,6 +108,31 @@ class Run:
         """The name given to ``init(name=...)``, else the server's name, else the run id."""
         return self._name or self._id
 
+    @name.setter
+    def name(self, value: str) -> None:
+        # W&B scripts rename runs after init(); the new name stays in this process (and an
+        # offline run's run.json): the server's run API has no rename
+        self._name = str(value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._extra.get("tags") or ())
+
+    @property
+    def notes(self) -> str | None:
+        notes: str | None = self._extra.get("notes")
+        return notes
+
+    @property
+    def group(self) -> str | None:
+        group: str | None = self._extra.get("group")
+        return group
+
+    @property
+    def job_type(self) -> str | None:
+        job_type: str | None = self._extra.get("job_type")
+        return job_type
+
     @property
     def sweep_id(self) -> str | None:
         return self._sweep_id
@@ -187,7 +215,11 @@ class Run:
             raise ValueError("Key values passed to `log` must be strings.")
         if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
             raise ValueError(f"log(step={step!r}): step must be an int >= 0")
-        values = {key: jsonable(value) for key, value in data.items()}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            stored = loggable(value)
+            if stored is not DROPPED:  # media that are not stored (warned once per kind)
+                values[key] = jsonable(stored)
         with self._lock:
             if step is not None:
                 if step < self._step:
@@ -205,6 +237,72 @@ class Run:
             self._partial.update(values)
             if commit:
                 self._commit()
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        """Choose which value of metric ``name`` the summary keeps (``wandb.define_metric``).
+
+        With ``summary="min"`` (or ``max``, ``mean``, ``best``) the run's summary value of
+        ``name`` is that of all values logged from now on, and a sweep with this metric ranks
+        and early-stops by it; ``last`` is the default rule; ``none`` keeps the key out of this
+        process's summary (the server still records its last value). ``best`` uses ``goal``
+        (``minimize``, the default, or ``maximize``). Several summaries may be given comma
+        separated (``"min,max"``); the first decides the value. ``name`` may be a glob
+        (``"val/*"``). ``step_metric``, ``step_sync`` and ``hidden`` are accepted and kept on the
+        returned metric; they only change W&B's charts.
+
+        Example:
+            >>> import hypersweep
+            >>> run = hypersweep.init(mode="disabled")
+            >>> _ = run.define_metric("val_loss", summary="min")
+            >>> run.log({"val_loss": 0.5}); run.log({"val_loss": 0.7})
+            >>> run.summary["val_loss"]
+            0.5
+            >>> run.finish()
+
+        Returns:
+            The rule as understood.
+
+        Raises:
+            ValueError: an unknown ``summary`` or ``goal``.
+            TypeError: ``name`` or ``step_metric`` is not a string.
+        """
+        metric = parse_metric(name, step_metric, summary, goal, hidden or False, step_sync)
+        with self._box.cond:
+            self._box.rules.define(metric)
+        return metric
+
+    # W&B's run methods with no counterpart here (see _compat)
+    def watch(self, models: Any = None, *args: Any, **kwargs: Any) -> None:
+        _compat.watch(models, *args, **kwargs)
+
+    def unwatch(self, models: Any = None) -> None:
+        _compat.unwatch(models)
+
+    def save(self, glob_str: Any = None, *args: Any, **kwargs: Any) -> None:
+        _compat.save(glob_str, *args, **kwargs)
+
+    def alert(
+        self, title: str = "", text: str = "", level: Any = None, wait_duration: Any = None
+    ) -> None:
+        _compat.alert(title, text, level, wait_duration)
+
+    def mark_preempting(self) -> None:
+        _compat.mark_preempting()
+
+    def log_artifact(self, artifact_or_path: Any, *args: Any, **kwargs: Any) -> _compat.Artifact:
+        return _compat.log_artifact(artifact_or_path, *args, **kwargs)
+
+    def use_artifact(self, artifact_or_name: Any, *args: Any, **kwargs: Any) -> _compat.Artifact:
+        return _compat.use_artifact(artifact_or_name, *args, **kwargs)
 
     def _commit(self) -> None:
         """Send the pending row at the current step and advance; call under ``_lock``."""
