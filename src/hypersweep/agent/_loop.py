@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shlex
 import signal
 import socket
@@ -32,7 +33,9 @@ from hypersweep.protocol import ExitCommand, RunCommand, StopCommand
 __all__ = ["AgentOptions", "CommandAgent", "say"]
 
 _SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
-_FINISH_ATTEMPTS = 5
+#: How long an agent keeps trying to report a run's end while the server is unreachable; the
+#: server's heartbeat timeout (60 s by default) would crash the run soon after anyway.
+_FINISH_PATIENCE = 60.0
 _EXIT_NOT_STARTED = 127  # the shell's code for a command that could not be run
 
 
@@ -278,17 +281,19 @@ class CommandAgent:
         self._wake.set()  # ask for the next run now, not at the next beat
 
     def _report_finish(self, run_id: str, code: int) -> None:
-        delay = 0.5
-        for attempt in range(_FINISH_ATTEMPTS):
+        """Report the exit code, retrying while the server is away (a restart takes seconds)."""
+        deadline = time.monotonic() + _FINISH_PATIENCE
+        delay = 0.25
+        while True:
             try:
                 self.api.finish_run(run_id, exit_code=code)
                 return
             except ServerUnavailable as exc:
-                if attempt == _FINISH_ATTEMPTS - 1:
+                if time.monotonic() + delay > deadline:
                     say(f"could not report the end of run {run_id}: {exc}")
                     return
-                time.sleep(delay)
-                delay *= 2
+                time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: agents do not stampede
+                delay = min(delay * 2, 5.0)
             except HypersweepError as exc:
                 say(f"the server refused the end of run {run_id}: {exc}")
                 return

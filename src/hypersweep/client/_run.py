@@ -30,6 +30,9 @@ from hypersweep.errors import RunStopped
 __all__ = ["Run", "ending_state"]
 
 FINISH_TIMEOUT = 30.0  # seconds finish() waits for undelivered rows before giving up
+# A run an agent launched waits longer: its agent keeps it alive on the server meanwhile, and
+# a server restart or a short outage must not cost the sweep the run's last rows.
+AGENT_FINISH_TIMEOUT = 120.0
 
 
 def ending_state(exit_code: int, stopped: bool) -> str:
@@ -339,7 +342,8 @@ class Run:
                     state=ending_state(code, self._stopped),
                     post_finish=self._agent_id is None,
                 )
-                self._sender.close(ending, FINISH_TIMEOUT)
+                timeout = FINISH_TIMEOUT if self._agent_id is None else AGENT_FINISH_TIMEOUT
+                self._sender.close(ending, timeout)
         finally:
             self._on_finish(self)
 

@@ -16,6 +16,7 @@ Failures never reach the training script:
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 import threading
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Ending", "Sender", "SenderSettings", "note"]
 
-_MAX_BACKOFF = 10.0
+_MAX_BACKOFF = 5.0  # seconds: a restarted server is found again within this
+AGENT_RUN_CONNECT_WINDOW = 60.0  # seconds an agent's run waits for its server at start
 
 
 def note(message: str) -> None:
@@ -56,6 +58,14 @@ class SenderSettings:
     interval: float = 0.5
     max_rows: int = 1000
     connect_window: float = 5.0
+
+    def __post_init__(self) -> None:
+        # A run an agent launched belongs to a server that is up (the agent just talked to
+        # it): if it does not answer now it is restarting, so wait for it rather than write
+        # the run offline, where the sweep would not see it.
+        if self.agent_id is not None:
+            self.connect_window = max(self.connect_window, AGENT_RUN_CONNECT_WINDOW)
+
     transport: Any = None  # an httpx transport, for tests
 
 
@@ -272,7 +282,9 @@ class Sender:
             except _Retry as exc:
                 held = batch
                 failures += 1
-                retry_at = time.monotonic() + min(0.25 * 2**failures, _MAX_BACKOFF)
+                # jittered, so many runs do not retry in step after an outage
+                backoff = min(0.25 * 2**failures, _MAX_BACKOFF) * random.uniform(0.5, 1.0)
+                retry_at = time.monotonic() + backoff
                 self._warn_once("retry", f"{exc.cause}; keeping the rows and retrying")
                 continue
             except Exception as exc:  # refused (4xx), disk full, a bug: never kill the thread

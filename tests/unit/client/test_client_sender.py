@@ -282,3 +282,20 @@ def test_a_batch_whose_answer_is_lost_is_resent_unchanged_with_its_number(
     assert later and all(body["batch"] > first["batch"] for body in later)
     losses = [row["metrics"]["loss"] for body in [retry, *later] for row in body["rows"]]
     assert losses == [1.0, 0.5]
+
+
+def test_an_agents_run_waits_for_a_restarting_server_instead_of_going_offline(
+    tmp_path: Path,
+) -> None:
+    def restarting(path: str, count: int) -> Exception | None:
+        if path.endswith("/start") and count <= 3:
+            return httpx.ConnectError("connection refused")
+        return None
+
+    server = FakeServer(restarting)
+    run = make_run(server, tmp_path, agent_id="agent1", connect_window=0.3)
+    run.log({"loss": 1.0})
+    run.finish()
+    assert run.mode == "online"
+    assert server.attempts["/runs/run1/start"] == 4
+    assert [m["loss"] for _, m in server.rows()] == [1.0]
