@@ -220,6 +220,10 @@ class RunOut(_Body):
     summary: dict[str, Any] = Field(default_factory=dict)
     stopped: bool = False
     stop_reason: str | None = None
+    retry_of: str | None = Field(
+        default=None, description="for a re-run (``retry:``), the id of the run's first attempt"
+    )
+    attempt: int = Field(default=1, description="1 for a first run, 2 for its first re-run, ...")
 
 
 class RunStart(_Body):

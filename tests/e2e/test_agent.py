@@ -342,17 +342,20 @@ def test_bad_slot_options_are_refused_before_anything_starts(server: str, workdi
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("retry", [False, True], ids=["no-retry", "retry"])
 def test_a_killed_agents_run_is_crashed_within_the_lease_and_the_sweep_goes_on(
-    api: ApiClient, agents: Callable[..., Agent], workdir: Path
+    api: ApiClient, agents: Callable[..., Agent], workdir: Path, retry: bool
 ) -> None:
     (workdir / "pidfile.py").write_text(
         "import os, sys\nopen(os.environ['WANDB_RUN_ID'] + '.pid', 'w').write(str(os.getpid()))\n"
-        + TRAIN.replace("0.0))", "0.0) if hypersweep.config.x == 1 else 0.0)")
+        + TRAIN.replace("0.0))", "0.0) if not os.path.exists('agent-killed') else 0.0)")
     )
     config = sweep_config(
         {"x": {"values": [1, 2, 3]}, "steps": {"value": 1000}, "sleep": {"value": 0.1}},
         program="pidfile.py",
     )
+    if retry:
+        config["retry"] = {"max_retries": 1, "on": ["crashed"]}
     sweep = api.create_sweep(config).id
     doomed = agents(sweep)
     run = wait_for("a running run", lambda: runs_in(api, sweep, "running"))[0]
@@ -361,6 +364,7 @@ def test_a_killed_agents_run_is_crashed_within_the_lease_and_the_sweep_goes_on(
     try:
         os.killpg(doomed.process.pid, signal.SIGKILL)  # the agent dies; its program does not
         doomed.process.wait()
+        (workdir / "agent-killed").touch()  # from now on runs are quick
         crashed = wait_for("the lease to expire", lambda: runs_in(api, sweep, "crashed"))[0]
         assert crashed.id == run.id
         assert crashed.stop_reason is not None
@@ -371,8 +375,12 @@ def test_a_killed_agents_run_is_crashed_within_the_lease_and_the_sweep_goes_on(
     rescue = agents(sweep)
     assert rescue.wait() == 0, rescue.output()
     states = sorted((r.params["x"], r.state.value) for r in api.list_runs(sweep))
-    # W&B semantics: a crashed grid point is not handed out again (retries: issue 8)
-    assert states == [(1, "crashed"), (2, "finished"), (3, "finished")]
+    if retry:  # the crashed point is run again as attempt 2, and the sweep completes
+        assert states == [(1, "crashed"), (1, "finished"), (2, "finished"), (3, "finished")]
+        (again,) = [r for r in api.list_runs(sweep) if r.attempt == 2]
+        assert again.retry_of == run.id
+    else:  # W&B semantics: a crashed grid point is not handed out again
+        assert states == [(1, "crashed"), (2, "finished"), (3, "finished")]
 
 
 def test_a_program_that_ignores_sigterm_is_killed_after_the_kill_delay(

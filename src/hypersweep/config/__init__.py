@@ -19,6 +19,7 @@ from hypersweep.config._schema import (
     IMPUTE,
     IMPUTE_WHILE_RUNNING,
     Metric,
+    RetryPolicy,
     SweepConfig,
     parse_config,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Distribution",
     "Metric",
     "Parameter",
+    "RetryPolicy",
     "SearchSpace",
     "Severity",
     "SweepConfig",

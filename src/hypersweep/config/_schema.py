@@ -56,11 +56,25 @@ _KNOWN_KEYS = frozenset(
         "kind",
         "settings",
         "seed",
+        "retry",
         *_STRING_KEYS,
         *_IGNORED_KEYS,
         *_UNSUPPORTED,
     }
 )
+
+
+#: The run states ``retry.on`` may name (runs that ended without a result of their own making).
+RETRY_STATES = ("crashed", "failed", "killed", "preempted")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``retry:`` (our extension): re-run a run that ended in one of ``on``, with the same
+    parameters, up to ``max_retries`` times (for grid, the same point)."""
+
+    max_retries: int
+    on: frozenset[str] = frozenset({"crashed"})
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class SweepConfig:
     run_cap: int | None = None
     controller: Literal["cloud", "local"] = "cloud"
     seed: int | None = None
+    retry: RetryPolicy | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +194,7 @@ def parse_config(raw: Any, *, strict: bool = False) -> tuple[SweepConfig | None,
     strings = {key: _string(raw, key, issues) for key in _STRING_KEYS}
     command = _command(raw, issues)
     run_cap = _run_cap(raw, issues)
+    retry = _retry(raw.get("retry"), issues) if raw.get("retry") is not None else None
     controller = _controller(raw, issues)
     seed = raw.get("seed")
     if seed is not None and not is_int(seed):
@@ -205,6 +221,7 @@ def parse_config(raw: Any, *, strict: bool = False) -> tuple[SweepConfig | None,
         run_cap=run_cap,
         controller=controller,
         seed=seed,
+        retry=retry,
         raw=copy.deepcopy(dict(raw)),
     )
     return config, items
@@ -377,6 +394,43 @@ def _run_cap(raw: Mapping[str, Any], issues: IssueList) -> int | None:
         )
         return None
     return run_cap
+
+
+def _retry(raw: Any, issues: IssueList) -> RetryPolicy | None:
+    example = "write e.g. retry: {max_retries: 2, on: [crashed]}"
+    if not isinstance(raw, Mapping):
+        issues.error("retry", f"{describe(raw)} is not a mapping; {example}")
+        return None
+    ok = True
+    for key in raw:
+        if key not in ("max_retries", "on"):
+            issues.error(f"retry.{key}", f"unknown key {key!r}; retry takes max_retries and on")
+            ok = False
+    max_retries = raw.get("max_retries")
+    if not is_int(max_retries) or max_retries < 1:
+        issues.error(
+            "retry.max_retries",
+            f"{describe(max_retries)} is not a positive integer; give how many times a run may "
+            "be re-run (e.g. 2)",
+        )
+        ok = False
+    on = raw.get("on", ["crashed"])
+    if isinstance(on, str):
+        on = [on]
+    if not isinstance(on, list) or not on:
+        issues.error("retry.on", f"{describe(on)} is not a list of run states; {example}")
+        return None
+    for index, state in enumerate(on):
+        if state not in RETRY_STATES:
+            issues.error(
+                f"retry.on[{index}]",
+                f"{describe(state)} is not one of {list(RETRY_STATES)}; finished runs are never "
+                "re-run",
+            )
+            ok = False
+    if not ok:
+        return None
+    return RetryPolicy(int(max_retries), frozenset(on))  # type: ignore[arg-type]
 
 
 def _controller(raw: Mapping[str, Any], issues: IssueList) -> Literal["cloud", "local"]:

@@ -7,6 +7,7 @@ Heartbeats hand out runs and stop orders (spec §7.1), history batches trigger e
 
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
 from hypersweep.controller._controller import AGENT_TIMEOUT, Controller, final_state
+from hypersweep.controller._retry import attempt_of, root_of
 from hypersweep.controller._summary import (
     BestRun,
     SweepSummary,
@@ -30,10 +31,12 @@ __all__ = [
     "Exit",
     "StopRun",
     "SweepSummary",
+    "attempt_of",
     "counts_against_cap",
     "create_sweep",
     "final_state",
     "register_agent",
+    "root_of",
     "sweep_action",
     "sweep_summary",
 ]

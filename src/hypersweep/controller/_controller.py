@@ -14,11 +14,20 @@ from typing import Any
 
 from hypersweep import engine
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
+from hypersweep.controller._retry import next_retry
 from hypersweep.controller._series import Row, SeriesCache
 from hypersweep.controller._summary import counts_against_cap, finite, reaches
 from hypersweep.domain import RunState
 from hypersweep.errors import ConflictError, NotFoundError
-from hypersweep.store import AgentRecord, AgentState, RunRecord, Store, SweepRecord, SweepState
+from hypersweep.store import (
+    AgentRecord,
+    AgentState,
+    NewRun,
+    RunRecord,
+    Store,
+    SweepRecord,
+    SweepState,
+)
 
 __all__ = ["AGENT_TIMEOUT", "Controller"]
 
@@ -91,6 +100,8 @@ class Controller:
             sweep = self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
         assigned, why = self._assign(sweep, agent, now)
         if assigned is None:
+            if why is None:  # nothing now, but a run still alive may need a retry
+                return commands
             self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
             return [*commands, self._exit(agent, why, now)]
         return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
@@ -170,14 +181,15 @@ class Controller:
 
     def _assign(
         self, sweep: SweepRecord, agent: AgentRecord, now: datetime
-    ) -> tuple[RunRecord | None, str]:
+    ) -> tuple[RunRecord | None, str | None]:
+        """The new run, or None and why the sweep is over (None: wait, it is not over yet)."""
         config = self.parsed(sweep)
         # Read histories BEFORE assign_run: its callback runs under the sweep's lock and may not
         # call the store. Runs created in between simply have no history yet.
         series = self._metric_rows(sweep, config, self.store.list_runs(sweep.id))
         outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
 
-        def make_params(records: Sequence[RunRecord]) -> Mapping[str, Any] | None:
+        def make_params(records: Sequence[RunRecord]) -> NewRun | None:
             if config.run_cap is not None:
                 counted = sum(1 for run in records if counts_against_cap(run))
                 if counted >= config.run_cap:
@@ -185,18 +197,22 @@ class Controller:
                         f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs"
                     )
                     return None
+            if config.retry is not None:
+                again = next_retry(records, config.retry)
+                if again is not None:
+                    return again
             runs = [_engine_run(run, series.get(run.id, ())) for run in records]
             suggestions = engine.next_runs(config, runs, 1)
             if not suggestions:
-                outcome["why"] = f"sweep {sweep.id} has handed out every grid point"
+                if config.retry is not None and any(run.state in _ALIVE for run in records):
+                    outcome["why"] = None
+                else:
+                    outcome["why"] = f"sweep {sweep.id} has handed out every grid point"
                 return None
-            outcome["info"] = suggestions[0].info
-            return suggestions[0].params
+            return NewRun(suggestions[0].params, suggestions[0].info or None)
 
         run = self.store.assign_run(sweep.id, agent.id, make_params, now)
-        if run is not None and outcome.get("info"):
-            run = self.store.update_run(run.id, now, search_info=outcome["info"])
-        return run, str(outcome["why"])
+        return run, outcome["why"]
 
     def _metric_rows(
         self, sweep: SweepRecord, config: engine.SweepConfig, runs: Sequence[RunRecord]

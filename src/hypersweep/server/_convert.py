@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from hypersweep import protocol as p
-from hypersweep.controller import AssignRun, Command, StopRun, sweep_summary
+from hypersweep.controller import AssignRun, Command, StopRun, attempt_of, root_of, sweep_summary
 from hypersweep.errors import ConfigIssue
 from hypersweep.store import AgentRecord, RunRecord, Store, SweepRecord
 
@@ -74,6 +74,8 @@ def run_out(run: RunRecord) -> p.RunOut:
         summary=dict(run.summary),
         stopped=run.stopped,
         stop_reason=run.stop_reason,
+        retry_of=root_of(run) if attempt_of(run) > 1 else None,
+        attempt=attempt_of(run),
     )
 
 

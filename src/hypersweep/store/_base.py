@@ -65,7 +65,7 @@ from hypersweep.store._records import (
     utc,
 )
 
-__all__ = ["RUN_TRANSITIONS", "MakeParams", "Store"]
+__all__ = ["RUN_TRANSITIONS", "MakeParams", "NewRun", "Store", "new_run_of"]
 
 S = RunState
 RUN_TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
@@ -76,8 +76,23 @@ RUN_TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
     **{state: frozenset() for state in TERMINAL_STATES},
 }
 
-#: Given the sweep's runs (read inside the lock), the new run's params, or None for no run.
-MakeParams = Callable[[Sequence[RunRecord]], "Mapping[str, Any] | None"]
+
+@dataclasses.dataclass(frozen=True)
+class NewRun:
+    """What ``assign_run``'s callback may return: the params and the run's ``search_info``,
+    stored in the same transaction (so a concurrent assignment already sees the info)."""
+
+    params: Mapping[str, Any]
+    search_info: Mapping[str, Any] | None = None
+
+
+#: Given the sweep's runs (read inside the lock), the new run's params (or a ``NewRun``), or None
+#: for no run.
+MakeParams = Callable[[Sequence[RunRecord]], "Mapping[str, Any] | NewRun | None"]
+
+
+def new_run_of(made: Mapping[str, Any] | NewRun) -> NewRun:
+    return made if isinstance(made, NewRun) else NewRun(made)
 
 
 def check_sweep_transition(sweep: SweepRecord, state: SweepState) -> None:

@@ -16,6 +16,7 @@ from hypersweep.store._base import (
     apply_run_update,
     check_run_changeable,
     check_sweep_transition,
+    new_run_of,
 )
 from hypersweep.store._records import (
     AgentRecord,
@@ -154,10 +155,13 @@ class MemoryStore(Store):
         self, sweep_id: str, agent_id: str | None, make_params: MakeParams, now: datetime
     ) -> RunRecord | None:
         with self._lock:
-            params = make_params(self.list_runs(sweep_id))
-            if params is None:
+            made = make_params(self.list_runs(sweep_id))
+            if made is None:
                 return None
-            return self.create_run(sweep_id, params, now, agent_id=agent_id)
+            new = new_run_of(made)
+            return self.create_run(
+                sweep_id, new.params, now, agent_id=agent_id, search_info=new.search_info
+            )
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._lock:

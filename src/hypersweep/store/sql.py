@@ -23,6 +23,7 @@ from hypersweep.store._base import (
     apply_run_update,
     check_run_changeable,
     check_sweep_transition,
+    new_run_of,
 )
 from hypersweep.store._migrate import check_or_create
 from hypersweep.store._records import (
@@ -246,10 +247,13 @@ class SqlStore(Store):
             # The sweep row lock (FOR UPDATE; on SQLite the transaction's write lock) serialises
             # every assign_run of this sweep, so the callback sees every earlier assignment.
             self._get_sweep(conn, sweep_id, lock=True)
-            params = make_params(self._list_runs(conn, sweep_id, None))
-            if params is None:
+            made = make_params(self._list_runs(conn, sweep_id, None))
+            if made is None:
                 return None
-            return self._insert_run(conn, sweep_id, params, now, agent_id=agent_id)
+            new = new_run_of(made)
+            return self._insert_run(
+                conn, sweep_id, new.params, now, agent_id=agent_id, search_info=new.search_info
+            )
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._transaction() as conn:
