@@ -74,15 +74,23 @@ AgentStateName = Literal["running", "finished", "lost"]
 
 
 class _Body(BaseModel):
-    """Unknown fields are refused, so a typo in a request names the field instead of vanishing."""
+    """A request body: unknown fields are refused, so a typo names the field instead of
+    vanishing."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class _Reply(BaseModel):
+    """A response body: unknown fields are ignored, so a client keeps working against a newer
+    server that answers with more fields."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 # -- errors and health -------------------------------------------------------------------------
 
 
-class IssueOut(_Body):
+class IssueOut(_Reply):
     """One config issue (``errors.ConfigIssue``) as JSON."""
 
     path: str
@@ -90,7 +98,7 @@ class IssueOut(_Body):
     severity: Literal["error", "warning"] = "error"
 
 
-class ErrorBody(_Body):
+class ErrorBody(_Reply):
     """Every 4xx and 5xx answer: the error class, a sentence that names the fix, config issues."""
 
     error: str = Field(description="the hypersweep error class, e.g. NotFoundError")
@@ -98,13 +106,13 @@ class ErrorBody(_Body):
     issues: list[IssueOut] = Field(default_factory=list)
 
 
-class Health(_Body):
+class Health(_Reply):
     status: Literal["ok"] = "ok"
     version: str
     store: str = Field(description="the store's kind: memory, sqlite or postgresql")
 
 
-class Ack(_Body):
+class Ack(_Reply):
     ok: bool = True
 
 
@@ -118,12 +126,12 @@ class SweepCreate(_Body):
     strict: bool = Field(default=False, description="refuse the config on warnings too")
 
 
-class BestRun(_Body):
+class BestRun(_Reply):
     run_id: str
     value: float
 
 
-class SweepOut(_Body):
+class SweepOut(_Reply):
     id: str
     project: str
     name: str | None
@@ -153,7 +161,7 @@ class AgentRegister(_Body):
     pid: int
 
 
-class AgentOut(_Body):
+class AgentOut(_Reply):
     id: str
     sweep_id: str
     host: str
@@ -169,7 +177,7 @@ class Heartbeat(_Body):
     )
 
 
-class RunCommand(_Body):
+class RunCommand(_Reply):
     """Start a run (spec §7.1 ``run``). ``params`` is plain and nested, as the program sees it."""
 
     type: Literal["run"] = "run"
@@ -179,7 +187,7 @@ class RunCommand(_Body):
     params: dict[str, Any]
 
 
-class StopCommand(_Body):
+class StopCommand(_Reply):
     """Stop a run (spec §7.7): SIGTERM, then SIGKILL if it is still alive after the kill delay."""
 
     type: Literal["stop"] = "stop"
@@ -187,7 +195,7 @@ class StopCommand(_Body):
     reason: str
 
 
-class ExitCommand(_Body):
+class ExitCommand(_Reply):
     """The agent has nothing more to do (spec §7.1 ``exit``); ``kill`` on cancel (SIGKILL)."""
 
     type: Literal["exit"] = "exit"
@@ -198,14 +206,14 @@ class ExitCommand(_Body):
 Command = Annotated[RunCommand | StopCommand | ExitCommand, Field(discriminator="type")]
 
 
-class HeartbeatReply(_Body):
+class HeartbeatReply(_Reply):
     commands: list[Command] = Field(default_factory=list)
 
 
 # -- runs --------------------------------------------------------------------------------------
 
 
-class RunOut(_Body):
+class RunOut(_Reply):
     id: str
     sweep_id: str
     name: str
@@ -254,14 +262,14 @@ class HistoryBatch(_Body):
     )
 
 
-class HistoryAck(_Body):
+class HistoryAck(_Reply):
     """What the server decided after the batch: the run should stop (early termination)."""
 
     stop: bool = False
     reason: str | None = None
 
 
-class HistoryRowOut(_Body):
+class HistoryRowOut(_Reply):
     step: int
     metrics: dict[str, Any]
 
@@ -275,7 +283,7 @@ class OutputChunk(_Body):
     text: str
 
 
-class OutputOut(_Body):
+class OutputOut(_Reply):
     text: str
 
 

@@ -140,3 +140,20 @@ def test_init_and_log_stay_light(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_answers_with_fields_a_newer_server_added_still_parse() -> None:
+    from hypersweep.protocol import HeartbeatReply, RunOut
+
+    run = {
+        "id": "r",
+        "sweep_id": "s",
+        "name": "r",
+        "params": {},
+        "state": "running",
+        "created_at": "2026-01-01T00:00:00Z",
+        "field_from_the_future": 1,
+    }
+    assert RunOut.model_validate(run).id == "r"
+    reply = {"commands": [{"type": "exit", "reason": "done", "new_flag": True}], "extra": 2}
+    assert HeartbeatReply.model_validate(reply).commands[0].type == "exit"
