@@ -45,6 +45,7 @@ def test_quickstart_runs_the_example_sweep_to_the_end(tmp_path: Path) -> None:
     finished = [line for line in rows if " finished " in line]
     # run_cap counts runs; crashed or killed runs without a metric do not (spec §4.6)
     assert len(finished) == 6, out
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", out), out
     assert "val_accuracy ↑" in table
     # columns: run, state, the parameters..., val_accuracy, runtime
     accuracies = [float(line.strip("│ ").split("│")[-2]) for line in finished]

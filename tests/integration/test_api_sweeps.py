@@ -34,6 +34,8 @@ ENDPOINTS = {
     ("post", "/api/v1/sweeps/{sweep}/runs"),
     ("post", "/api/v1/sweeps/{sweep}/agents"),
     ("get", "/api/v1/sweeps/{sweep}/agents"),
+    ("get", "/api/v1/sweeps/{sweep}/events"),
+    ("get", "/api/v1/sweeps/{sweep}/importance"),
     ("post", "/api/v1/agents/{agent}/heartbeat"),
     ("get", "/api/v1/runs/{run}"),
     ("post", "/api/v1/runs/{run}/start"),

@@ -42,7 +42,7 @@ from hypersweep.cli._output import (
     sweep_path,
     user_errors,
 )
-from hypersweep.client import ApiClient
+from hypersweep.client import DEFAULT_SERVER, ApiClient
 from hypersweep.domain import TERMINAL_STATES, RunState
 from hypersweep.errors import HypersweepError
 from hypersweep.examples import digits
@@ -127,6 +127,7 @@ def _quickstart(console: Console, agents: int, runs: int, data_dir: Path, method
         console.print(f"  example:  {example.program} with {example.config}")
         console.print(f"  server:   {server.url} (in this process), data in {data_dir}")
         console.print(f"  sweep:    {sweep_path(sweep)}; agent output in {log_path}")
+        console.print(f"  dashboard: {server.url}/  (live while this runs)")
         log = stack.enter_context(log_path.open("ab"))
         fleet = stack.enter_context(_agents(agents, sweep.id, server.url, work_dir, log))
         started = time.monotonic()
@@ -348,7 +349,7 @@ def _results(
     console.print()
     console.print(f"The server at {url} stops when this command exits. To look again later:")
     where = "" if data_dir == default_data_dir() else f" --data-dir {shlex.quote(str(data_dir))}"
-    console.print(f"  hypersweep server{where}")
+    console.print(f"  hypersweep server{where}     then open {DEFAULT_SERVER}/")
     console.print(f"  hypersweep runs {path}")
     if interrupted and sweep.state in ("pending", "running", "paused"):
         console.print(f"and to carry on with the sweep: hypersweep agent {path}")

@@ -12,6 +12,8 @@ from hypersweep.controller._summary import (
     BestRun,
     SweepSummary,
     counts_against_cap,
+    finite,
+    metric_of,
     sweep_summary,
 )
 from hypersweep.controller._sweeps import (
@@ -35,6 +37,8 @@ __all__ = [
     "counts_against_cap",
     "create_sweep",
     "final_state",
+    "finite",
+    "metric_of",
     "register_agent",
     "root_of",
     "sweep_action",

@@ -19,9 +19,10 @@ from starlette.exceptions import HTTPException
 
 from hypersweep import __version__
 from hypersweep.controller import AGENT_TIMEOUT, Controller
+from hypersweep.dashboard import dashboard_router
 from hypersweep.errors import ConfigError, HypersweepError
 from hypersweep.protocol import API_PREFIX, ErrorBody
-from hypersweep.server import agents, health, runs, sweeps
+from hypersweep.server import agents, events, health, importance, runs, sweeps
 from hypersweep.server._context import AppContext
 from hypersweep.server._convert import issue_out
 from hypersweep.server._reaper import Reaper
@@ -70,8 +71,10 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.hypersweep = AppContext(store, controller, now)
-    for module in (health, sweeps, agents, runs):
+    # events and importance first: sweeps' /sweeps/{project}/{sweep} would take their paths
+    for module in (health, events, importance, sweeps, agents, runs):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(dashboard_router())
     app.add_exception_handler(HypersweepError, _hypersweep_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,475 @@
+"use strict";
+// The sweep page: config, controls, runs table, parallel coordinates, importance, scatter and
+// metric curves, kept live by the sweep's server-sent events.
+
+const PAGE_SIZE = 50;
+const CURVE_RUNS = 50; // curves of at most this many runs (the table's current page)
+// The sweep states each action is offered in (the server's rules, spec §8.1).
+const ACTIONS = {
+  pause: ["running"],
+  resume: ["pending", "paused", "finished", "canceled"],
+  stop: ["running", "paused", "pending"],
+  cancel: ["running", "paused", "pending"],
+};
+
+const sweepId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+const view = {
+  sweep: null,
+  runs: new Map(), // id -> RunOut, in creation order
+  sort: { key: "created_at", dir: -1 },
+  stateFilter: "",
+  textFilter: "",
+  brushed: null, // run ids inside the parallel coordinates' brushed ranges, or null
+  page: 0,
+  curveKey: null,
+  curves: new Map(), // run id -> [[step, value], ...] of view.curveKey
+};
+
+// -- layout -------------------------------------------------------------------------------------
+
+function layout() {
+  const sweep = view.sweep;
+  document.title = `${sweepTitle(sweep)} · hypersweep`;
+  setCrumbs(el("a", { href: "/" }, "sweeps"), "/", el("span", {}, sweep.project), "/", el("span", {}, sweepTitle(sweep)));
+  const controls = el(
+    "div",
+    { class: "controls", id: "controls" },
+    Object.keys(ACTIONS).map((action) =>
+      el("button", { type: "button", "data-action": action, onclick: () => act(action) }, action),
+    ),
+  );
+  const states = ["", "pending", "running", "finished", "failed", "crashed", "killed", "preempting", "preempted"];
+  document.getElementById("main").replaceChildren(
+    el("h1", {}, sweepTitle(sweep), " ", el("span", { id: "sweep-state" })),
+    el("div", { id: "facts" }),
+    controls,
+    el(
+      "div",
+      { class: "grid" },
+      el("div", { class: "panel full" }, el("h2", {}, "Parallel coordinates"), el("div", { class: "chart wide", id: "parcoords" })),
+      el("div", { class: "panel scroll-x" }, el("h2", {}, "Parameter importance"), el("div", { id: "importance" }, el("p", { class: "muted" }, "Loading…"))),
+      el("div", { class: "panel" }, el("h2", {}, "Metric by run creation time"), el("div", { class: "chart", id: "scatter" })),
+      el(
+        "div",
+        { class: "panel" },
+        el("h2", {}, "Metric curves"),
+        el("div", { class: "toolbar" }, el("label", {}, "history key ", el("select", { id: "curve-key", onchange: (e) => setCurveKey(e.target.value) }))),
+        el("div", { class: "chart", id: "curves" }),
+      ),
+    ),
+    el("h2", {}, "Runs"),
+    el(
+      "div",
+      { class: "toolbar" },
+      el("label", {}, "state ", el("select", { id: "state-filter", onchange: (e) => { view.stateFilter = e.target.value; view.page = 0; drawTable(); } }, states.map((s) => el("option", { value: s }, s || "all")))),
+      el("label", {}, "filter ", el("input", { id: "text-filter", type: "search", placeholder: "any column contains…", oninput: (e) => { view.textFilter = e.target.value.toLowerCase(); view.page = 0; drawTable(); } })),
+      el("span", { id: "brush-note", class: "muted" }),
+    ),
+    el("div", { class: "scroll" }, el("table", { class: "data runs", id: "runs" })),
+    el("div", { class: "pager", id: "pager" }),
+    el("h2", {}, "Config"),
+    el("pre", { class: "config", id: "config" }, toYaml(sweep.config).replace(/^\n/, "")),
+  );
+  drawHeader();
+}
+
+function drawHeader() {
+  const sweep = view.sweep;
+  const metric = metricOf(sweep.config);
+  document.getElementById("sweep-state").replaceChildren(badge(sweep.state));
+  const counts = Object.entries(sweep.run_counts)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(", ");
+  document.getElementById("facts").replaceChildren(
+    el(
+      "dl",
+      { class: "facts" },
+      el("dt", {}, "ID"), el("dd", {}, el("code", {}, sweep.id)),
+      el("dt", {}, "Method"), el("dd", {}, String(sweep.config.method || "")),
+      el("dt", {}, "Metric"), el("dd", {}, metric ? `${metric.name} (${metric.goal})` : "none"),
+      el("dt", {}, "Best"),
+      el("dd", {}, sweep.best ? el("a", { href: `/runs/${encodeURIComponent(sweep.best.run_id)}` }, `${fmt(sweep.best.value)} (${sweep.best.run_id})`) : "—"),
+      el("dt", {}, "Runs"), el("dd", { id: "run-counts" }, counts || "none yet"),
+      el("dt", {}, "Created"), el("dd", {}, fmtTime(sweep.created_at)),
+    ),
+  );
+  for (const button of document.querySelectorAll("#controls button")) {
+    button.disabled = !ACTIONS[button.dataset.action].includes(sweep.state);
+  }
+}
+
+async function act(action) {
+  if (!confirm(`${action} sweep ${sweepTitle(view.sweep)}?`)) return;
+  try {
+    view.sweep = await api(`/sweeps/${encodeURIComponent(sweepId)}/state`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ action }),
+    });
+    drawHeader();
+  } catch (error) {
+    alert(`Could not ${action} the sweep: ${error.message}`);
+  }
+}
+
+// -- the runs table -----------------------------------------------------------------------------
+
+function paramNames() {
+  const names = new Set();
+  for (const run of view.runs.values()) for (const key of Object.keys(flatten(run.params))) names.add(key);
+  return [...names].sort();
+}
+
+function columns() {
+  const metric = metricOf(view.sweep.config);
+  const cols = [
+    { key: "name", title: "Run", get: (r) => r.name },
+    { key: "state", title: "State", get: (r) => r.state },
+  ];
+  if (metric) cols.push({ key: "metric", title: metric.name, get: (r) => r.summary[metric.name], num: true });
+  for (const name of paramNames()) cols.push({ key: "p:" + name, title: name, get: (r) => flatten(r.params)[name], num: true });
+  cols.push(
+    { key: "created_at", title: "Created", get: (r) => r.created_at },
+    { key: "exit_code", title: "Exit", get: (r) => (r.exit_code === null ? undefined : r.exit_code), num: true },
+  );
+  return cols;
+}
+
+function compare(a, b) {
+  const missing = (v) => v === null || v === undefined;
+  if (missing(a) || missing(b)) return missing(a) - missing(b);
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return fmt(a).localeCompare(fmt(b), undefined, { numeric: true });
+}
+
+function visibleRuns(cols) {
+  let runs = [...view.runs.values()];
+  if (view.stateFilter) runs = runs.filter((r) => r.state === view.stateFilter);
+  if (view.brushed) runs = runs.filter((r) => view.brushed.has(r.id));
+  if (view.textFilter) {
+    runs = runs.filter((r) => cols.some((c) => fmt(c.get(r)).toLowerCase().includes(view.textFilter)) || r.id.includes(view.textFilter));
+  }
+  const col = cols.find((c) => c.key === view.sort.key) || cols[0];
+  runs.sort((a, b) => view.sort.dir * compare(col.get(a), col.get(b)));
+  return runs;
+}
+
+function drawTable() {
+  const cols = columns();
+  const runs = visibleRuns(cols);
+  const pages = Math.max(1, Math.ceil(runs.length / PAGE_SIZE));
+  view.page = Math.min(view.page, pages - 1);
+  const shown = runs.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE);
+  const head = el(
+    "tr",
+    {},
+    cols.map((c) =>
+      el(
+        "th",
+        {
+          class: "sortable" + (view.sort.key === c.key ? (view.sort.dir > 0 ? " sorted-asc" : " sorted-desc") : ""),
+          "data-key": c.key,
+          onclick: () => {
+            view.sort = { key: c.key, dir: view.sort.key === c.key ? -view.sort.dir : 1 };
+            drawTable();
+          },
+        },
+        c.title,
+      ),
+    ),
+  );
+  const rows = shown.map((run) =>
+    el(
+      "tr",
+      { "data-run": run.id, "data-state": run.state },
+      cols.map((c) => {
+        const value = c.get(run);
+        if (c.key === "name") return el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.id)}` }, run.name));
+        if (c.key === "state") {
+          return el("td", {}, badge(run.state), run.stopped ? el("span", { class: "reason", title: run.stop_reason || "" }, `stopped: ${run.stop_reason || "by the sweep"}`) : null);
+        }
+        if (c.key === "created_at") return el("td", {}, fmtTime(value));
+        return el("td", { class: typeof value === "number" ? "num" : null, title: fmt(value) }, fmt(value));
+      }),
+    ),
+  );
+  document.getElementById("runs").replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+  if (!runs.length) {
+    document.querySelector("#runs tbody").append(el("tr", {}, el("td", { colspan: cols.length, class: "muted" }, view.runs.size ? "No run matches the filters." : "No runs yet.")));
+  }
+  document.getElementById("pager").replaceChildren(
+    el("button", { type: "button", disabled: view.page === 0, onclick: () => { view.page -= 1; drawTable(); } }, "‹ prev"),
+    `page ${view.page + 1} of ${pages} (${runs.length} runs)`,
+    el("button", { type: "button", disabled: view.page >= pages - 1, onclick: () => { view.page += 1; drawTable(); } }, "next ›"),
+  );
+  document.getElementById("brush-note").textContent = view.brushed ? `(${view.brushed.size} runs inside the parallel coordinates' brushed ranges)` : "";
+  refreshCurves(shown);
+}
+
+// -- charts -------------------------------------------------------------------------------------
+
+function scoredRuns() {
+  const metric = metricOf(view.sweep.config);
+  if (!metric) return { metric: null, runs: [] };
+  const runs = [...view.runs.values()].filter((r) => r.state === "finished" && finiteNumber(r.summary[metric.name]));
+  return { metric, runs };
+}
+
+let parcoordsRuns = [];
+
+function drawParcoords() {
+  const node = document.getElementById("parcoords");
+  const { metric, runs } = scoredRuns();
+  if (!metric) return emptyChart(node, "The sweep has no metric, so there is nothing to colour the lines by.");
+  if (!runs.length) return emptyChart(node, `No finished run has a value of ${metric.name} yet; each one will appear here as a line.`);
+  const dims = paramNames().map((name) => {
+    const values = runs.map((r) => flatten(r.params)[name]);
+    if (values.every(finiteNumber)) return { label: name, values };
+    // Categorical (or mixed, list, dict): one tick per distinct value, shown as text.
+    const text = (v) => (v === undefined ? "(missing)" : fmt(v));
+    const labels = [...new Set(values.map(text))].sort();
+    return { label: name, values: values.map((v) => labels.indexOf(text(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
+  });
+  const ys = runs.map((r) => r.summary[metric.name]);
+  dims.push({ label: metric.name, values: ys });
+  parcoordsRuns = runs;
+  const reverse = metric.goal === "minimize";
+  node.replaceChildren();
+  Plotly.react(
+    node,
+    [{ type: "parcoords", line: { color: ys, colorscale: "Viridis", reversescale: reverse, showscale: true }, dimensions: dims }],
+    { ...PLOT_LAYOUT, margin: { l: 60, r: 60, t: 50, b: 30 } },
+    PLOT_CONFIG,
+  );
+  if (!node.dataset.brushing) {
+    node.dataset.brushing = "1";
+    node.on("plotly_restyle", applyBrush);
+  }
+}
+
+// Brushing an axis keeps only the runs inside every brushed range in the table.
+function applyBrush() {
+  const node = document.getElementById("parcoords");
+  const dims = (node.data && node.data[0] && node.data[0].dimensions) || [];
+  const ranges = dims.map((d) => d.constraintrange).filter(Boolean);
+  if (!ranges.length) {
+    view.brushed = null;
+  } else {
+    const inside = (value, range) => {
+      const list = Array.isArray(range[0]) ? range : [range];
+      return list.some(([lo, hi]) => value >= lo && value <= hi);
+    };
+    view.brushed = new Set(
+      parcoordsRuns.filter((_, i) => dims.every((d) => !d.constraintrange || inside(d.values[i], d.constraintrange))).map((r) => r.id),
+    );
+  }
+  view.page = 0;
+  drawTable();
+}
+
+let scatterRuns = [];
+
+function drawScatter() {
+  const node = document.getElementById("scatter");
+  const metric = metricOf(view.sweep.config);
+  if (!metric) return emptyChart(node, "The sweep has no metric to plot.");
+  const runs = [...view.runs.values()].filter((r) => finiteNumber(r.summary[metric.name]));
+  if (!runs.length) return emptyChart(node, `No run has reported ${metric.name} yet.`);
+  runs.sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
+  const better = metric.goal === "maximize" ? Math.max : Math.min;
+  let best = null;
+  const bestLine = runs.map((r) => (best = best === null ? r.summary[metric.name] : better(best, r.summary[metric.name])));
+  node.replaceChildren();
+  Plotly.react(
+    node,
+    [
+      {
+        type: "scatter", mode: "markers", name: "runs",
+        x: runs.map((r) => r.created_at), y: runs.map((r) => r.summary[metric.name]),
+        text: runs.map((r) => `${r.name} (${r.state}${r.stopped ? ", stopped" : ""})`),
+        marker: { color: runs.map((r) => (r.stopped ? "#9a6700" : r.state === "finished" ? "#1a7f37" : "#0969da")), size: 8 },
+      },
+      { type: "scatter", mode: "lines", name: "best so far", x: runs.map((r) => r.created_at), y: bestLine, line: { shape: "hv", color: "#cf222e" } },
+    ],
+    { ...PLOT_LAYOUT, margin: { l: 55, r: 20, t: 30, b: 40 }, xaxis: { title: { text: "" } }, yaxis: { title: { text: metric.name } }, legend: { orientation: "h", y: 1.12 } },
+    PLOT_CONFIG,
+  );
+  scatterRuns = runs;
+  if (!node.dataset.clicks) {
+    node.dataset.clicks = "1";
+    node.on("plotly_click", (event) => {
+      const point = event.points && event.points[0];
+      if (point && point.curveNumber === 0) location.href = `/runs/${encodeURIComponent(scatterRuns[point.pointIndex].id)}`;
+    });
+  }
+}
+
+function historyKeys() {
+  const keys = new Set();
+  for (const run of view.runs.values()) {
+    for (const [key, value] of Object.entries(run.summary)) if (finiteNumber(value) && !key.startsWith("_")) keys.add(key);
+  }
+  return [...keys].sort();
+}
+
+function drawKeySelect() {
+  const select = document.getElementById("curve-key");
+  const keys = historyKeys();
+  const metric = metricOf(view.sweep.config);
+  if (!view.curveKey) view.curveKey = metric && keys.includes(metric.name) ? metric.name : keys[0] || null;
+  if (view.curveKey && !keys.includes(view.curveKey)) keys.push(view.curveKey);
+  if (select.options.length === keys.length) return;
+  select.replaceChildren(...keys.map((k) => el("option", { value: k, selected: k === view.curveKey }, k)));
+}
+
+function setCurveKey(key) {
+  view.curveKey = key;
+  view.curves.clear();
+  drawTable();
+}
+
+let curveRunIds = [];
+
+async function refreshCurves(shown) {
+  curveRunIds = shown.slice(0, CURVE_RUNS).map((r) => r.id);
+  const key = view.curveKey;
+  if (!key) return drawCurves();
+  const missing = curveRunIds.filter((id) => !view.curves.has(id));
+  await Promise.all(
+    missing.map(async (id) => {
+      try {
+        const rows = await api(`/runs/${encodeURIComponent(id)}/history?keys=${encodeURIComponent(key)}`);
+        if (key === view.curveKey) view.curves.set(id, rows.map((row) => [row.step, row.metrics[key]]));
+      } catch (_) {
+        /* a run that vanished has no curve */
+      }
+    }),
+  );
+  drawCurves();
+}
+
+function drawCurves() {
+  const node = document.getElementById("curves");
+  const key = view.curveKey;
+  if (!key) return emptyChart(node, "No run has logged a numeric value yet.");
+  const traces = curveRunIds
+    .filter((id) => view.curves.has(id) && view.curves.get(id).length)
+    .map((id) => {
+      const points = view.curves.get(id);
+      return { type: lineType(points.length), mode: "lines", name: view.runs.get(id).name, x: points.map((p) => p[0]), y: points.map((p) => p[1]) };
+    });
+  if (!traces.length) return emptyChart(node, `No run on this table page has logged ${key}.`);
+  node.replaceChildren();
+  Plotly.react(node, traces, { ...PLOT_LAYOUT, xaxis: { title: { text: "step" } }, yaxis: { title: { text: key } }, showlegend: traces.length <= 12 }, PLOT_CONFIG);
+}
+
+async function drawImportance() {
+  const node = document.getElementById("importance");
+  let result;
+  try {
+    result = await api(`/sweeps/${encodeURIComponent(sweepId)}/importance`);
+  } catch (error) {
+    node.replaceChildren(el("p", { class: "error" }, error.message));
+    return;
+  }
+  const parts = [];
+  if (result.message) parts.push(el("p", { class: "muted", id: "importance-message" }, result.message));
+  if (result.params.length) {
+    const bar = (value, cls) => el("span", { class: `bar ${cls}`, style: `width:${Math.round(Math.abs(value || 0) * 60)}px` });
+    const rows = [];
+    for (const p of result.params) {
+      rows.push(
+        el(
+          "tr",
+          { "data-param": p.name },
+          el("td", {}, p.name),
+          el("td", { class: "num" }, p.importance === null ? "—" : fmt(p.importance), " ", bar(p.importance, "imp")),
+          el("td", { class: "num" }, p.correlation === null ? "—" : fmt(p.correlation), " ", p.correlation === null ? null : bar(p.correlation, p.correlation >= 0 ? "pos" : "neg")),
+        ),
+      );
+      for (const level of p.levels) {
+        rows.push(
+          el(
+            "tr",
+            { class: "level" },
+            el("td", { class: "muted" }, `  ${p.name} = ${level.value}`),
+            el("td", {}, ""),
+            el("td", { class: "num" }, level.correlation === null ? "—" : fmt(level.correlation), " ", level.correlation === null ? null : bar(level.correlation, level.correlation >= 0 ? "pos" : "neg")),
+          ),
+        );
+      }
+    }
+    parts.push(
+      el("p", { class: "muted" }, `${result.runs_used} finished runs; importance from a random forest, correlation with ${result.metric}.`),
+      el(
+        "table",
+        { class: "data importance" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Parameter"), el("th", {}, "Importance"), el("th", {}, "Correlation"))),
+        el("tbody", {}, rows),
+      ),
+    );
+  }
+  node.replaceChildren(...parts);
+}
+
+const drawCharts = throttle(() => {
+  drawParcoords();
+  drawScatter();
+  drawKeySelect();
+}, 1000);
+const refreshImportance = throttle(drawImportance, 10000);
+
+// -- live updates -------------------------------------------------------------------------------
+
+function onSnapshot(data) {
+  const first = view.sweep === null;
+  view.sweep = data.sweep;
+  view.runs = new Map(data.runs.map((r) => [r.id, r]));
+  if (first) layout();
+  else drawHeader();
+  view.curves.clear();
+  drawKeySelect();
+  drawTable();
+  drawParcoords();
+  drawScatter();
+  drawImportance();
+}
+
+function onDelta(data) {
+  if (data.sweep) {
+    view.sweep = data.sweep;
+    drawHeader();
+  }
+  let finished = false;
+  for (const run of data.runs) {
+    const before = view.runs.get(run.id);
+    if (TERMINAL.has(run.state) && (!before || before.state !== run.state)) finished = true;
+    view.runs.set(run.id, run);
+  }
+  for (const chunk of data.history) {
+    const points = view.curves.get(chunk.run_id);
+    if (!points) continue;
+    for (const row of chunk.rows) {
+      // a curve fetched while these rows were on their way holds them already
+      const last = points.length ? points[points.length - 1][0] : -1;
+      if (view.curveKey in row.metrics && row.step > last) points.push([row.step, row.metrics[view.curveKey]]);
+    }
+  }
+  if (data.runs.length) drawTable();
+  else if (data.history.length) drawCurves();
+  drawCharts();
+  if (finished) refreshImportance();
+}
+
+async function start() {
+  try {
+    await api(`/sweeps/${encodeURIComponent(sweepId)}`);
+  } catch (error) {
+    if (error.status === 404) return showNotFound("Sweep", error.message);
+    return showError(error);
+  }
+  watchSweep(sweepId, { snapshot: onSnapshot, delta: onDelta });
+}
+
+start();

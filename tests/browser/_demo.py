@@ -1,0 +1,58 @@
+"""The browser tests' demo sweep: its config and a handle on the server holding it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["CONFIG", "FINISHED", "SCREENSHOTS", "STEPS", "Demo", "history"]
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "img"
+
+
+CONFIG: dict[str, Any] = {
+    "name": "digits-demo",
+    "method": "random",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {
+        "lr": {"min": 0.0001, "max": 0.1, "distribution": "log_uniform_values"},
+        "optimizer": {"values": ["adam", "sgd", "rmsprop"]},
+        "batch_size": {"values": [16, 32, 64]},
+        "width": {"value": 128},
+    },
+}
+FINISHED = 12
+STEPS = 20
+
+
+@dataclass
+class Demo:
+    """A server with one sweep: finished runs with history and output, one failed run."""
+
+    url: str
+    api: httpx.Client
+    sweep: dict[str, Any]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def get(self, path: str) -> Any:
+        response = self.api.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any], status: int = 200) -> Any:
+        response = self.api.post(path, json=body)
+        assert response.status_code == status, response.text
+        return response.json()
+
+
+def history(rng: random.Random, lr: float, optimizer: str) -> tuple[list[dict[str, Any]], float]:
+    floor = 0.05 + abs(lr - 0.01) * 5 + {"adam": 0.0, "sgd": 0.15, "rmsprop": 0.05}[optimizer]
+    rows, loss = [], 2.5
+    for step in range(STEPS):
+        loss = floor + (loss - floor) * 0.8 + rng.random() * 0.02
+        rows.append({"step": step, "metrics": {"loss": loss, "accuracy": 1 / (1 + loss)}})
+    return rows, loss
