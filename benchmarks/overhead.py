@@ -8,6 +8,9 @@ Per-run overhead, measured on the server's clock with a real agent process and r
   ``python -c "import hypersweep"``, measured here too; the ratio is launch / floor.
 - by hand: the same program started directly (no agent), from its start to its first row:
   what a run costs before the agent adds anything.
+- launch to the training code: from the same moment to the child's first ``log()`` call (the
+  row's ``_timestamp``, the child's clock on the same machine): what the training code waits
+  before it starts, since the first row's delivery happens in the run's sender thread.
 - turnaround: from the child's exit (stamped by the child itself, last thing before exiting)
   to the server handing the same agent its next run: the agent noticing the exit, reporting
   it, and asking again. Also shown as a ratio to the floor.
@@ -65,6 +68,7 @@ class TimedStore(SqlStore):
         self.lock = threading.Lock()
         self.assigned: dict[str, tuple[float, str | None]] = {}  # run -> (time, agent)
         self.first_row: dict[str, float] = {}
+        self.first_log: dict[str, float] = {}
         self.batches: list[tuple[float, int]] = []  # (time, rows)
 
     def assign_run(
@@ -76,12 +80,21 @@ class TimedStore(SqlStore):
                 self.assigned[run.id] = (time.time(), agent_id)
         return run
 
-    def append_history(self, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
-        super().append_history(run_id, rows)
+    def append_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        batch: int | None = None,
+    ) -> bool:
+        stored = super().append_history(run_id, rows, batch=batch)
         stamp = time.time()
         with self.lock:
             self.first_row.setdefault(run_id, stamp)
+            if rows and "_timestamp" in rows[0][1]:  # when the child called log(), its clock
+                self.first_log.setdefault(run_id, float(rows[0][1]["_timestamp"]))
             self.batches.append((stamp, len(rows)))
+        return stored
 
 
 def floor(n: int) -> float:
@@ -120,13 +133,16 @@ def agents(url: str, sweep_id: str, count: int, cwd: Path, each: int | None) -> 
                 raise SystemExit(f"an agent exited with {proc.returncode}; see {cwd}/agents.log")
 
 
-def per_run(work: Path, runs: int) -> tuple[list[float], list[float]]:
+def per_run(work: Path, runs: int) -> tuple[list[float], list[float], list[float]]:
     store, child = setup(work, "runs.db")
     with EmbeddedServer(store) as server, ApiClient(server.url) as client:
         sweep = client.create_sweep(sweep_config(child, runs, rows=1))
         agents(server.url, sweep.id, 1, work, each=runs)
     launch = [
         store.first_row[r] - t for r, (t, _) in store.assigned.items() if r in store.first_row
+    ]
+    to_log = [
+        store.first_log[r] - t for r, (t, _) in store.assigned.items() if r in store.first_log
     ]
     order = sorted(store.assigned.items(), key=lambda item: item[1][0])
     turnaround = []
@@ -135,7 +151,7 @@ def per_run(work: Path, runs: int) -> tuple[list[float], list[float]]:
         if exit_file.exists():
             turnaround.append(next_time - float(exit_file.read_text()))
     store.close()
-    return launch, turnaround
+    return launch, to_log, turnaround
 
 
 def launch_by_hand(
@@ -206,12 +222,13 @@ def main() -> None:
     args = parser.parse_args()
     base = floor(args.floor)
     with tempfile.TemporaryDirectory() as tmp:
-        launch, turnaround = per_run(Path(tmp), args.runs)
+        launch, to_log, turnaround = per_run(Path(tmp), args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         direct = by_hand(Path(tmp), args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         total, span = ingest(Path(tmp), args.ingest_runs, args.rows)
     launch_s, turn_s = statistics.median(launch), statistics.median(turnaround)
+    log_s = statistics.median(to_log)
     direct_s = statistics.median(direct)
     print(f"floor (python -c 'import hypersweep'), median of {args.floor}: {base * 1000:.0f} ms")
     print(
@@ -221,6 +238,10 @@ def main() -> None:
     print(
         f"launch (run handed out -> first row at server), median of {len(launch)}: "
         f"{launch_s * 1000:.0f} ms = {launch_s / base:.2f}x the floor"
+    )
+    print(
+        f"launch to the training code (run handed out -> the child's first log() call), median "
+        f"of {len(to_log)}: {log_s * 1000:.0f} ms = {log_s / base:.2f}x the floor"
     )
     print(
         f"turnaround (child exit -> next run handed out), median of {len(turnaround)}: "
