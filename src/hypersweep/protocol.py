@@ -171,9 +171,24 @@ class AgentOut(_Reply):
     last_heartbeat: datetime
 
 
+class RunEnded(_Body):
+    """A run of this agent whose program exited since the last heartbeat."""
+
+    run_id: str
+    exit_code: int = Field(ge=-(2**63), le=2**63 - 1)
+
+
 class Heartbeat(_Body):
     running: list[str] = Field(
         default_factory=list, description="ids of the runs this agent has alive right now"
+    )
+    ended: list[RunEnded] = Field(
+        default_factory=list,
+        description=(
+            "runs whose program exited since the last heartbeat, with the exit code: recorded "
+            "as POST /runs/{run}/finish would, before the rest of the heartbeat, so the agent "
+            "reports an end and asks for the next run in one request"
+        ),
     )
 
 

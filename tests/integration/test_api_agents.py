@@ -272,3 +272,22 @@ def test_runs_crashed_without_metrics_do_not_count_against_run_cap(client: Api) 
     (command,) = client.heartbeat(agent)
     assert command["type"] == "exit"
     assert "run_cap of 1" in command["reason"]
+
+
+def test_a_heartbeat_reports_a_run_that_ended_and_gets_the_next_in_one_request(
+    client: Api,
+) -> None:
+    sweep_id = client.create_sweep(GRID12)["id"]
+    agent = client.register_agent(sweep_id)
+    first = client.next_run(agent)["run_id"]
+    client.ok(client.post(f"runs/{first}/start", json={}))
+    body = {"running": [], "ended": [{"run_id": first, "exit_code": 3}]}
+    (command,) = client.ok(client.post(f"agents/{agent}/heartbeat", json=body))["commands"]
+    assert command["type"] == "run"
+    assert command["run_id"] != first
+    ended = client.run(first)
+    assert (ended["state"], ended["exit_code"]) == ("failed", 3)  # not crashed: it was reported
+    # a repeat (the answer was lost and the agent sends it again) changes nothing
+    body = {"running": [command["run_id"]], "ended": [{"run_id": first, "exit_code": 3}]}
+    assert client.ok(client.post(f"agents/{agent}/heartbeat", json=body))["commands"] == []
+    assert client.run(first)["state"] == "failed"

@@ -89,6 +89,8 @@ class CommandAgent:
         self._sweep_config: dict[str, Any] = {}
         self._agent_id = ""
         self._unreachable_since: float | None = None
+        # runs that ended, with exit codes, not yet reported: the next heartbeat carries them
+        self._unreported: list[tuple[str, int]] = []
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -117,6 +119,9 @@ class CommandAgent:
             self._restore_signal_handlers(previous)
             self._kill_all(signal.SIGKILL)
             self._reap()
+            for run_id, code in self._unreported:  # no heartbeat will carry them now
+                self._report_finish(run_id, code)
+            self._unreported.clear()
         say("Exiting.")
         return self.exit_code
 
@@ -142,7 +147,8 @@ class CommandAgent:
 
     def _heartbeat(self) -> None:
         try:
-            reply = self.api.heartbeat(self._agent_id, list(self.children))
+            sent = list(self._unreported)
+            reply = self.api.heartbeat(self._agent_id, list(self.children), ended=sent)
         except NotFoundError:
             self._sweep_gone()
             return
@@ -155,6 +161,7 @@ class CommandAgent:
         except HypersweepError as exc:
             say(f"heartbeat refused: {exc}")
             return
+        del self._unreported[: len(sent)]  # recorded by the server
         if self._unreachable_since is not None:
             say("server reachable again")
             self._unreachable_since = None
@@ -268,7 +275,9 @@ class CommandAgent:
 
     def _ended(self, run_id: str, code: int) -> None:
         say(f"Run {run_id} ended with exit code {code}")
-        self._report_finish(run_id, code)
+        # reported with the heartbeat that follows at once (one request for the end and the
+        # next run); kept until a heartbeat gets through
+        self._unreported.append((run_id, code))
         self.completed += 1
         reason = self.rules.record(code, time.monotonic())
         if reason is not None:

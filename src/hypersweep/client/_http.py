@@ -31,6 +31,7 @@ from hypersweep.protocol import (
     HistoryRowOut,
     OutputChunk,
     OutputOut,
+    RunEnded,
     RunFinish,
     RunImport,
     RunOut,
@@ -141,8 +142,17 @@ class ApiClient:
     def list_agents(self, sweep_id: str) -> list[AgentOut]:
         return _AGENTS.validate_python(self._json("GET", f"/sweeps/{_bare(sweep_id)}/agents"))
 
-    def heartbeat(self, agent_id: str, running: Sequence[str]) -> HeartbeatReply:
-        body = Heartbeat(running=list(running))
+    def heartbeat(
+        self,
+        agent_id: str,
+        running: Sequence[str],
+        ended: Sequence[tuple[str, int]] = (),
+    ) -> HeartbeatReply:
+        """Report the alive runs (and runs that ended, with exit codes); get commands."""
+        body = Heartbeat(
+            running=list(running),
+            ended=[RunEnded(run_id=run_id, exit_code=code) for run_id, code in ended],
+        )
         return self._call("POST", f"/agents/{agent_id}/heartbeat", HeartbeatReply, body)
 
     # -- runs ----------------------------------------------------------------------------------

@@ -66,8 +66,19 @@ class Controller:
 
     # -- heartbeat -----------------------------------------------------------------------------
 
-    def heartbeat(self, agent_id: str, running: Sequence[str], now: datetime) -> list[Command]:
+    def heartbeat(
+        self,
+        agent_id: str,
+        running: Sequence[str],
+        now: datetime,
+        *,
+        ended: Sequence[tuple[str, int]] = (),
+    ) -> list[Command]:
         """The commands for an agent that reports ``running`` alive (spec §7.1.5, §8.1).
+
+        ``ended`` lists ``(run id, exit code)`` of the agent's runs that exited since its last
+        heartbeat; each is recorded first, as ``finish_run`` does (a repeat, or a run that
+        ended otherwise meanwhile, is ignored).
 
         - every reported run that carries a stop order gets ``StopRun``, on every heartbeat;
         - a pending or running run of this agent that it no longer reports is crashed (killed
@@ -80,6 +91,9 @@ class Controller:
           finishes the sweep.
         """
         agent = self.store.heartbeat_agent(agent_id, now, state=AgentState.RUNNING)
+        for run_id, exit_code in ended:
+            with contextlib.suppress(ConflictError, NotFoundError):
+                self.finish_run(run_id, now, exit_code=exit_code)
         sweep = self.store.get_sweep(agent.sweep_id)
         alive = list(dict.fromkeys(running))
         runs = self.store.list_runs(sweep.id)

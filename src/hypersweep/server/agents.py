@@ -13,5 +13,6 @@ router = APIRouter(tags=["agents"])
 
 @router.post("/agents/{agent}/heartbeat")
 def heartbeat(agent: str, body: Heartbeat, ctx: Ctx) -> HeartbeatReply:
-    commands = ctx.controller.heartbeat(agent, body.running, ctx.now())
+    ended = [(item.run_id, item.exit_code) for item in body.ended]
+    commands = ctx.controller.heartbeat(agent, body.running, ctx.now(), ended=ended)
     return HeartbeatReply(commands=[command_out(command) for command in commands])
