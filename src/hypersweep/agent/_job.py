@@ -26,7 +26,10 @@ JOB_ENV_KEYS = (
     "WANDB_ENTITY",
     "HYPERSWEEP_SERVER",
     "HYPERSWEEP_AGENT_ID",
+    "HYPERSWEEP_SWEEP_PARAMS",
+    "HYPERSWEEP_SWEEP_PARAMS_FOR",
 )
+_ENV_JSON_LIMIT = 64 * 1024  # bytes: environments are limited; bigger params use the file
 
 
 def write_param_file(wandb_dir: str, sweep_id: str, run_id: str, params: Mapping[str, Any]) -> str:
@@ -67,6 +70,14 @@ def job_env(
     env["WANDB_SWEEP_ID"] = sweep_id
     env["WANDB_RUN_ID"] = run_id
     env["WANDB_SWEEP_PARAM_PATH"] = write_param_file(env["WANDB_DIR"], sweep_id, run_id, params)
+    # the same parameters as JSON, so hypersweep.init() need not import yaml to read the file
+    as_json = json.dumps(dict(params))
+    if len(as_json) <= _ENV_JSON_LIMIT:
+        env["HYPERSWEEP_SWEEP_PARAMS"] = as_json
+        env["HYPERSWEEP_SWEEP_PARAMS_FOR"] = env["WANDB_SWEEP_PARAM_PATH"]
+    else:
+        env.pop("HYPERSWEEP_SWEEP_PARAMS", None)
+        env.pop("HYPERSWEEP_SWEEP_PARAMS_FOR", None)
     if project:
         env["WANDB_PROJECT"] = project
     if entity:

@@ -192,7 +192,7 @@ def init(
     sweep_params: dict[str, Any] | None = None
     if sweep_id is not None:
         param_path = env.get("WANDB_SWEEP_PARAM_PATH")
-        sweep_params = load_param_file(param_path) if param_path else {}
+        sweep_params = load_param_file(param_path, env) if param_path else {}
         run_config._lock_sweep(sweep_params)
     base = Path(dir or env.get("WANDB_DIR") or os.getcwd()).absolute()
     now = datetime.now(timezone.utc)

@@ -79,3 +79,29 @@ def test_the_knobs_read_seconds_and_name_a_bad_value() -> None:
     assert kill_delay({"WANDB_AGENT_KILL_DELAY": "2"}) == 2.0
     with pytest.raises(ValueError, match="WANDB_AGENT_KILL_DELAY='soon'"):
         kill_delay({"WANDB_AGENT_KILL_DELAY": "soon"})
+
+
+def test_the_params_also_go_as_json_so_init_skips_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypersweep.client._config import load_param_file
+
+    params = {"lr": 0.1, "opt": {"name": "adam"}}
+    env = job_env(
+        {"WANDB_DIR": str(tmp_path)},
+        sweep_id="swp",
+        run_id="run1",
+        project=None,
+        entity=None,
+        server="http://s",
+        agent_id="a",
+        params=params,
+        sweep_config={},
+    )
+    path = env["WANDB_SWEEP_PARAM_PATH"]
+    assert json.loads(env["HYPERSWEEP_SWEEP_PARAMS"]) == params
+    assert load_param_file(path, env) == params == load_param_file(path)  # same as the file
+    # JSON meant for another file is not used: the file is read
+    Path(path).write_text("wandb_version: 1\n\nlr:\n  value: 0.5\n")
+    other = {**env, "HYPERSWEEP_SWEEP_PARAMS_FOR": "/elsewhere.yaml"}
+    assert load_param_file(path, other) == {"lr": 0.5}
