@@ -94,15 +94,6 @@ class Outbox:
                 explicit, self.explicit = self.explicit, {}
             return Batch(rows, explicit, dict(self.summary))
 
-    def put_back(self, batch: Batch) -> None:
-        """Return an undelivered batch to the front, keeping newer explicit values."""
-        with self.cond:
-            self.rows[:0] = batch.rows
-            for key, value in batch.explicit.items():
-                # restore only what no later log() or explicit set has replaced meanwhile
-                if key not in self.explicit and self.summary.get(key) == value:
-                    self.explicit[key] = value
-
 
 class Summary:
     """``run.summary``: the last value logged for each key, or the value set here explicitly.

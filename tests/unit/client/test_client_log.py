@@ -121,19 +121,6 @@ def test_outbox_sends_explicit_keys_after_the_rows_and_only_once() -> None:
     assert box.take(100).explicit == {}
 
 
-def test_outbox_put_back_keeps_order_and_newer_values() -> None:
-    box = Outbox()
-    box.add_row(0, {"a": 1})
-    box.set_summary({"best": 1})
-    batch = box.take(100)
-    box.add_row(1, {"a": 2})
-    box.set_summary({"best": 2})
-    box.put_back(batch)
-    again = box.take(100)
-    assert again.rows == [(0, {"a": 1}), (1, {"a": 2})]
-    assert again.explicit == {"best": 2}
-
-
 class Scalar:
     """Stands in for a numpy or torch scalar: has .item()."""
 
