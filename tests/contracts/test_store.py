@@ -19,6 +19,9 @@ from hypersweep.errors import ConflictError, NotFoundError, StoreError
 from hypersweep.store import (
     UPGRADE_COMMAND,
     AgentState,
+    KeyKind,
+    KeyRecord,
+    KeyRole,
     MemoryStore,
     RunRecord,
     SqlStore,
@@ -460,3 +463,85 @@ def test_migrations_create_exactly_the_tables(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+
+def _key(key_id: str, digest: str, kind: KeyKind = KeyKind.API, **extra: Any) -> KeyRecord:
+    return KeyRecord(key_id, f"name-{key_id}", KeyRole.AGENT, kind, digest, at(0), **extra)
+
+
+def test_keys_round_trip_by_digest(store: Store) -> None:
+    stored = store.add_key(_key("k1", "a" * 64, expires_at=at(60)))
+    assert store.find_key("a" * 64) == stored
+    assert stored.role is KeyRole.AGENT
+    assert stored.expires_at == at(60)
+    assert store.find_key("b" * 64) is None
+    assert stored.valid_at(at(59))
+    assert not stored.valid_at(at(60))
+
+
+def test_duplicate_key_id_or_digest_conflicts(store: Store) -> None:
+    store.add_key(_key("k1", "a" * 64))
+    with pytest.raises(ConflictError):
+        store.add_key(_key("k1", "b" * 64))
+    with pytest.raises(ConflictError):
+        store.add_key(_key("k2", "a" * 64))
+
+
+def test_list_keys_by_kind_oldest_first(store: Store) -> None:
+    store.add_key(_key("k2", "b" * 64))
+    store.add_key(_key("s1", "c" * 64, kind=KeyKind.SESSION))
+    store.add_key(_key("k1", "a" * 64))
+    assert [k.id for k in store.list_keys()] == ["k1", "k2"]
+    assert [k.id for k in store.list_keys(KeyKind.SESSION)] == ["s1"]
+    assert len(store.list_keys(None)) == 3
+
+
+def test_revoke_key_once(store: Store) -> None:
+    store.add_key(_key("k1", "a" * 64))
+    assert store.revoke_key("k1", at(5)) is True
+    assert store.revoke_key("k1", at(6)) is False
+    revoked = store.find_key("a" * 64)
+    assert revoked is not None
+    assert revoked.revoked_at == at(5)
+    assert not revoked.valid_at(at(7))
+    with pytest.raises(NotFoundError):
+        store.revoke_key("nope", at(5))
+
+
+def test_concurrent_revocations_succeed_exactly_once(store: Store) -> None:
+    store.add_key(_key("k1", "a" * 64, kind=KeyKind.LOGIN))
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def revoke() -> None:
+        outcome = store.revoke_key("k1", at(1))
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=revoke) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_run_name_and_meta_are_merged(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {"x": 1}, T0)
+    assert run.meta == {}
+    store.update_run(run.id, at(1), name="baseline", meta={"tags": ["a"], "group": "g"})
+    updated = store.update_run(run.id, at(2), meta={"notes": "first try"})
+    assert updated.name == "baseline"
+    assert updated.meta == {"tags": ["a"], "group": "g", "notes": "first try"}
+    assert store.get_run(run.id).meta == updated.meta
+
+
+def test_agents_keep_their_slot(store: Store, sweep_id: str) -> None:
+    plain = store.register_agent(sweep_id, "node-1", 10, T0)
+    pinned = store.register_agent(sweep_id, "node-1", 11, at(1), slot="gpu 1")
+    assert plain.slot is None
+    assert [a.slot for a in store.list_agents(sweep_id)] == [None, "gpu 1"]
+    assert store.get_agent(pinned.id).slot == "gpu 1"

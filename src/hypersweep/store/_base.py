@@ -57,6 +57,8 @@ from hypersweep.store._records import (
     AgentRecord,
     AgentState,
     HistoryRow,
+    KeyKind,
+    KeyRecord,
     ProjectRecord,
     RunRecord,
     SweepRecord,
@@ -137,7 +139,7 @@ def apply_run_update(run: RunRecord, now: datetime, changes: Mapping[str, Any]) 
             new["started_at"] = utc(now)
         if state in TERMINAL_STATES:
             new["ended_at"] = utc(now)
-    for key in ("exit_code", "stop_reason", "agent_id", "host"):
+    for key in ("exit_code", "stop_reason", "agent_id", "host", "name"):
         if changes.get(key) is not None:
             new[key] = changes[key]
     if changes.get("stopped") is not None:
@@ -146,6 +148,8 @@ def apply_run_update(run: RunRecord, now: datetime, changes: Mapping[str, Any]) 
         new["summary"] = {**frozen_copy(run.summary), **frozen_copy(changes["summary"])}
     if changes.get("search_info") is not None:
         new["search_info"] = frozen_copy(changes["search_info"])
+    if changes.get("meta"):
+        new["meta"] = {**frozen_copy(run.meta), **frozen_copy(changes["meta"])}
     return dataclasses.replace(run, **new)
 
 
@@ -234,11 +238,13 @@ class Store(ABC):
         agent_id: str | None = None,
         host: str | None = None,
         search_info: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Change a run; arguments left None are left as they are.
 
-        ``summary`` is merged key by key over the stored summary. Moving to running stamps
-        ``started_at`` (once); moving to a terminal state stamps ``ended_at``.
+        ``summary`` and ``meta`` are merged key by key over the stored ones. Moving to running
+        stamps ``started_at`` (once); moving to a terminal state stamps ``ended_at``.
 
         Raises:
             NotFoundError: no run has this id.
@@ -253,6 +259,8 @@ class Store(ABC):
             "agent_id": agent_id,
             "host": host,
             "search_info": search_info,
+            "name": name,
+            "meta": meta,
         }
         return self._update_run(run_id, now, changes)
 
@@ -292,8 +300,10 @@ class Store(ABC):
     # -- agents --------------------------------------------------------------------------------
 
     @abstractmethod
-    def register_agent(self, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
-        """Register a running agent of the sweep."""
+    def register_agent(
+        self, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
+    ) -> AgentRecord:
+        """Register a running agent of the sweep (``slot``: which of a host's agents it is)."""
 
     @abstractmethod
     def heartbeat_agent(
@@ -308,6 +318,28 @@ class Store(ABC):
     @abstractmethod
     def list_agents(self, sweep_id: str) -> list[AgentRecord]:
         """The sweep's agents, in registration order."""
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_key(self, key: KeyRecord) -> KeyRecord:
+        """Store a key; ConflictError if its id or digest is already stored."""
+
+    @abstractmethod
+    def find_key(self, digest: str) -> KeyRecord | None:
+        """The key whose secret has this SHA-256 hex digest (revoked or not), or None."""
+
+    @abstractmethod
+    def list_keys(self, kind: KeyKind | None = KeyKind.API) -> list[KeyRecord]:
+        """The keys of one kind (None: all), oldest first, revoked ones included."""
+
+    @abstractmethod
+    def revoke_key(self, key_id: str, now: datetime) -> bool:
+        """Revoke the key; True if this call revoked it, False if it already was.
+
+        Atomic: of many concurrent calls on one key exactly one returns True, which is what
+        makes a login link usable once. NotFoundError if there is no such key.
+        """
 
     @abstractmethod
     def close(self) -> None:

@@ -21,6 +21,9 @@ __all__ = [
     "AgentRecord",
     "AgentState",
     "HistoryRow",
+    "KeyKind",
+    "KeyRecord",
+    "KeyRole",
     "ProjectRecord",
     "RunRecord",
     "SweepRecord",
@@ -81,6 +84,44 @@ class AgentState(str, enum.Enum):
     LOST = "lost"
 
 
+class KeyRole(str, enum.Enum):
+    """What a key may do: everything, what agents and training scripts do, or only read."""
+
+    ADMIN = "admin"
+    AGENT = "agent"
+    READ = "read"
+
+
+class KeyKind(str, enum.Enum):
+    """An API key a person or program holds, a dashboard session, or a one-time login link."""
+
+    API = "api"
+    SESSION = "session"
+    LOGIN = "login"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A credential as stored: only the SHA-256 ``digest`` of its secret, never the secret.
+
+    A key is valid at ``now`` while it is neither revoked nor past ``expires_at`` (None: never).
+    """
+
+    id: str
+    name: str
+    role: KeyRole
+    kind: KeyKind
+    digest: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or utc(now) < self.expires_at
+
+
 @dataclass(frozen=True)
 class ProjectRecord:
     """A project: a namespace of sweeps, created on first use."""
@@ -130,6 +171,8 @@ class RunRecord:
     history_rows: int = 0
     #: the highest sequence number of a history batch stored (``append_history(batch=)``)
     last_batch: int | None = None
+    #: what ``init()`` says about the run besides its name: tags, notes, group, job_type
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_terminal(self) -> bool:
@@ -147,6 +190,8 @@ class AgentRecord:
     state: AgentState
     created_at: datetime
     last_heartbeat: datetime
+    #: which of several agents started by one command (``--gpus 0,1`` -> "gpu 1"), if any
+    slot: str | None = None
 
 
 @dataclass(frozen=True)

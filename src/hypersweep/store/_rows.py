@@ -10,6 +10,9 @@ from hypersweep.domain import RunState
 from hypersweep.store._records import (
     AgentRecord,
     AgentState,
+    KeyKind,
+    KeyRecord,
+    KeyRole,
     RunRecord,
     SweepRecord,
     SweepState,
@@ -18,7 +21,14 @@ from hypersweep.store._records import (
     utc_or_none,
 )
 
-__all__ = ["agent_from_row", "run_from_row", "run_values", "sweep_from_row"]
+__all__ = [
+    "agent_from_row",
+    "key_from_row",
+    "key_values",
+    "run_from_row",
+    "run_values",
+    "sweep_from_row",
+]
 
 
 def sweep_from_row(row: sa.Row[Any]) -> SweepRecord:
@@ -54,6 +64,7 @@ def run_from_row(row: sa.Row[Any]) -> RunRecord:
         search_info=frozen_copy(m["search_info"]),
         history_rows=int(m["history_rows"]),
         last_batch=m["last_batch"],
+        meta=frozen_copy(m["meta"]),
     )
 
 
@@ -67,7 +78,35 @@ def agent_from_row(row: sa.Row[Any]) -> AgentRecord:
         state=AgentState(m["state"]),
         created_at=utc(m["created_at"]),
         last_heartbeat=utc(m["last_heartbeat"]),
+        slot=m["slot"],
     )
+
+
+def key_from_row(row: sa.Row[Any]) -> KeyRecord:
+    m = row._mapping
+    return KeyRecord(
+        id=m["id"],
+        name=m["name"],
+        role=KeyRole(m["role"]),
+        kind=KeyKind(m["kind"]),
+        digest=m["digest"],
+        created_at=utc(m["created_at"]),
+        expires_at=utc_or_none(m["expires_at"]),
+        revoked_at=utc_or_none(m["revoked_at"]),
+    )
+
+
+def key_values(key: KeyRecord) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "role": key.role.value,
+        "kind": key.kind.value,
+        "digest": key.digest,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
 
 
 def run_values(run: RunRecord) -> dict[str, Any]:
@@ -87,4 +126,5 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "stopped": run.stopped,
         "stop_reason": run.stop_reason,
         "search_info": frozen_copy(run.search_info),
+        "meta": frozen_copy(run.meta),
     }

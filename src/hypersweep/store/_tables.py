@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["agents", "history", "metadata", "output", "projects", "runs", "sweeps"]
+__all__ = [
+    "agents",
+    "api_keys",
+    "history",
+    "metadata",
+    "output",
+    "projects",
+    "runs",
+    "sweeps",
+]
 
 metadata = sa.MetaData()
 
@@ -43,6 +52,7 @@ agents = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     _when("created_at"),
     _when("last_heartbeat"),
+    sa.Column("slot", sa.String(64), nullable=True),
     sa.Index("ix_agents_sweep_id", "sweep_id"),
 )
 
@@ -69,6 +79,8 @@ runs = sa.Table(
     sa.Column("history_rows", sa.Integer, nullable=False, server_default="0"),
     # the last history batch stored, so a retried batch is stored once
     sa.Column("last_batch", sa.BigInteger, nullable=True),
+    # init()'s tags, notes, group and job_type
+    sa.Column("meta", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
     sa.Index("ix_runs_sweep_id", "sweep_id"),
 )
 
@@ -90,4 +102,18 @@ output = sa.Table(
     sa.Column("stream", sa.String(8), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Index("ix_output_run_id", "run_id"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # SHA-256 of the secret, hex: the secret itself is never stored
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    _when("created_at"),
+    _when("expires_at", nullable=True),
+    _when("revoked_at", nullable=True),
 )

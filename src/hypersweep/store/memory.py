@@ -22,6 +22,8 @@ from hypersweep.store._records import (
     AgentRecord,
     AgentState,
     HistoryRow,
+    KeyKind,
+    KeyRecord,
     ProjectRecord,
     RunRecord,
     SweepRecord,
@@ -40,6 +42,7 @@ def _snapshot(run: RunRecord) -> RunRecord:
         params=frozen_copy(run.params),
         summary=frozen_copy(run.summary),
         search_info=frozen_copy(run.search_info),
+        meta=frozen_copy(run.meta),
     )
 
 
@@ -62,6 +65,7 @@ class MemoryStore(Store):
         self._history: dict[str, list[HistoryRow]] = {}
         self._output: dict[str, list[tuple[str, str]]] = {}
         self._agents: dict[str, AgentRecord] = {}
+        self._keys: dict[str, KeyRecord] = {}
 
     # -- projects and sweeps -------------------------------------------------------------------
 
@@ -243,11 +247,13 @@ class MemoryStore(Store):
 
     # -- agents --------------------------------------------------------------------------------
 
-    def register_agent(self, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
+    def register_agent(
+        self, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
+    ) -> AgentRecord:
         with self._lock:
             self._sweep(sweep_id)
             agent = AgentRecord(
-                new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now)
+                new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now), slot
             )
             self._agents[agent.id] = agent
             return agent
@@ -277,6 +283,40 @@ class MemoryStore(Store):
             self._sweep(sweep_id)
             agents = sorted(self._agents.values(), key=lambda a: (a.created_at, a.id))
             return [a for a in agents if a.sweep_id == sweep_id]
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def add_key(self, key: KeyRecord) -> KeyRecord:
+        with self._lock:
+            if key.id in self._keys or self.find_key(key.digest) is not None:
+                raise ConflictError(f"a key with id {key.id!r} or the same secret is stored")
+            stored = dataclasses.replace(
+                key,
+                created_at=utc(key.created_at),
+                expires_at=None if key.expires_at is None else utc(key.expires_at),
+            )
+            self._keys[key.id] = stored
+            return stored
+
+    def find_key(self, digest: str) -> KeyRecord | None:
+        with self._lock:
+            return next((k for k in self._keys.values() if k.digest == digest), None)
+
+    def list_keys(self, kind: KeyKind | None = KeyKind.API) -> list[KeyRecord]:
+        with self._lock:
+            keys = sorted(self._keys.values(), key=lambda k: (k.created_at, k.id))
+            return [k for k in keys if kind is None or k.kind == kind]
+
+    def revoke_key(self, key_id: str, now: datetime) -> bool:
+        with self._lock:
+            try:
+                key = self._keys[key_id]
+            except KeyError:
+                raise NotFoundError(f"no key with id {key_id!r}") from None
+            if key.revoked_at is not None:
+                return False
+            self._keys[key_id] = dataclasses.replace(key, revoked_at=utc(now))
+            return True
 
     def close(self) -> None:
         """Nothing to release."""

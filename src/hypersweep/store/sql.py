@@ -30,6 +30,8 @@ from hypersweep.store._records import (
     AgentRecord,
     AgentState,
     HistoryRow,
+    KeyKind,
+    KeyRecord,
     ProjectRecord,
     RunRecord,
     SweepRecord,
@@ -38,7 +40,14 @@ from hypersweep.store._records import (
     new_id,
     utc,
 )
-from hypersweep.store._rows import agent_from_row, run_from_row, run_values, sweep_from_row
+from hypersweep.store._rows import (
+    agent_from_row,
+    key_from_row,
+    key_values,
+    run_from_row,
+    run_values,
+    sweep_from_row,
+)
 from hypersweep.store._sqlite import WRITE_OPTION, configure_sqlite
 
 __all__ = ["SqlStore"]
@@ -349,8 +358,12 @@ class SqlStore(Store):
 
     # -- agents --------------------------------------------------------------------------------
 
-    def register_agent(self, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
-        agent = AgentRecord(new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now))
+    def register_agent(
+        self, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
+    ) -> AgentRecord:
+        agent = AgentRecord(
+            new_id(), sweep_id, host, pid, AgentState.RUNNING, utc(now), utc(now), slot
+        )
         with self._transaction(write=True) as conn:
             self._get_sweep(conn, sweep_id)
             conn.execute(
@@ -362,6 +375,7 @@ class SqlStore(Store):
                     state=agent.state.value,
                     created_at=agent.created_at,
                     last_heartbeat=agent.last_heartbeat,
+                    slot=slot,
                 )
             )
         return agent
@@ -392,3 +406,40 @@ class SqlStore(Store):
         with self._transaction() as conn:
             self._get_sweep(conn, sweep_id)
             return [agent_from_row(row) for row in conn.execute(query)]
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def add_key(self, key: KeyRecord) -> KeyRecord:
+        with self._transaction(write=True) as conn:
+            conn.execute(sa.insert(t.api_keys).values(**key_values(key)))
+            row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.id == key.id)).one()
+            return key_from_row(row)
+
+    def find_key(self, digest: str) -> KeyRecord | None:
+        query = sa.select(t.api_keys).where(t.api_keys.c.digest == digest)
+        with self._transaction() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else key_from_row(row)
+
+    def list_keys(self, kind: KeyKind | None = KeyKind.API) -> list[KeyRecord]:
+        query = sa.select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.id)
+        if kind is not None:
+            query = query.where(t.api_keys.c.kind == kind.value)
+        with self._transaction() as conn:
+            return [key_from_row(row) for row in conn.execute(query)]
+
+    def revoke_key(self, key_id: str, now: datetime) -> bool:
+        keys = t.api_keys
+        with self._transaction(write=True) as conn:
+            # one conditional UPDATE: of concurrent revocations exactly one changes the row
+            changed = conn.execute(
+                sa.update(keys)
+                .where(keys.c.id == key_id, keys.c.revoked_at.is_(None))
+                .values(revoked_at=utc(now))
+            ).rowcount
+            if (
+                changed == 0
+                and conn.execute(sa.select(keys.c.id).where(keys.c.id == key_id)).first() is None
+            ):
+                raise NotFoundError(f"no key with id {key_id!r}")
+            return bool(changed)
