@@ -12,6 +12,7 @@ from hypersweep.config._command import (
     uses_macro,
 )
 from hypersweep.config._distributions import DISTRIBUTIONS, Distribution, value_key
+from hypersweep.config._limits import limit_issues
 from hypersweep.config._loading import ConfigSource, load_source
 from hypersweep.config._parameters import Parameter
 from hypersweep.config._schema import (
@@ -44,6 +45,7 @@ __all__ = [
     "SweepConfig",
     "args_json_file_path",
     "format_value",
+    "limit_issues",
     "load_source",
     "parse_config",
     "render_command",

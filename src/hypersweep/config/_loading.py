@@ -12,9 +12,15 @@ from typing import Any, Union
 import yaml
 
 from hypersweep.config._issues import IssueList, describe
+from hypersweep.config._limits import MAX_DEPTH, limit_issues
 from hypersweep.errors import ConfigIssue
 
 __all__ = ["ConfigSource", "load_source"]
+
+_TOO_DEEP = (
+    f"Error in configuration file: it nests mappings and lists too deep to read; a sweep "
+    f"config may nest at most {MAX_DEPTH} levels"
+)
 
 #: What every entry point accepts as a sweep config.
 ConfigSource = Union[Mapping[str, Any], str, "os.PathLike[str]", Callable[[], Mapping[str, Any]]]
@@ -23,8 +29,19 @@ ConfigSource = Union[Mapping[str, Any], str, "os.PathLike[str]", Callable[[], Ma
 def load_source(source: Any) -> tuple[Any, list[ConfigIssue]]:
     """The raw config, or None and the issues that prevented reading it.
 
-    A ``str`` or path is a file: ``.json`` is read as JSON, anything else as YAML.
+    A ``str`` or path is a file: ``.json`` is read as JSON, anything else as YAML. A config
+    past the size limits (``_limits.py``: too deep, too big, a YAML alias bomb) is refused here,
+    before anyone walks or serializes it.
     """
+    raw, issues = _load(source)
+    if raw is not None and not issues:
+        too_big = limit_issues(raw)
+        if too_big:
+            return None, too_big
+    return raw, issues
+
+
+def _load(source: Any) -> tuple[Any, list[ConfigIssue]]:
     issues = IssueList()
     if isinstance(source, Mapping):
         return dict(source), []
@@ -64,6 +81,9 @@ def _load_file(path: Path, issues: IssueList) -> Any:
                 f"Error in configuration file: line {exc.lineno}, column {exc.colno}: {exc.msg}",
             )
             return None
+        except RecursionError:
+            issues.error("", _TOO_DEEP)
+            return None
     else:
         try:
             loaded = yaml.safe_load(text)
@@ -72,6 +92,9 @@ def _load_file(path: Path, issues: IssueList) -> Any:
             return None
         except yaml.YAMLError as exc:
             issues.error("", f"Error in configuration file: {exc}")
+            return None
+        except RecursionError:  # PyYAML's composer recurses once per level
+            issues.error("", _TOO_DEEP)
             return None
     if loaded is None:
         issues.error("", "Configuration file is empty; write at least method and parameters")

@@ -26,6 +26,7 @@ from hypersweep.config._issues import (
     is_int,
     join_path,
 )
+from hypersweep.config._limits import limit_issues
 from hypersweep.config._parameters import parse_parameters
 from hypersweep.config._space import SearchSpace
 from hypersweep.errors import ConfigIssue, Severity
@@ -161,6 +162,10 @@ def parse_config(raw: Any, *, strict: bool = False) -> tuple[SweepConfig | None,
             f"{type(raw).__name__} {describe(raw)}",
         )
         return None, issues.items
+    # first, so a hostile config (too deep, an alias bomb) never reaches the recursive walks
+    too_big = limit_issues(raw)
+    if too_big:
+        return None, too_big
     _check_json_values(raw, "", issues)
     for key in raw:
         if key not in _KNOWN_KEYS:
