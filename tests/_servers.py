@@ -20,12 +20,20 @@ from typing import IO
 
 import httpx
 
+from hypersweep.credentials import load_key
 from hypersweep.server import EmbeddedServer
 from hypersweep.store import MemoryStore, Store
 
-__all__ = ["free_port", "server_process", "server_thread"]
+__all__ = [
+    "RestartableServer",
+    "auth_headers",
+    "free_port",
+    "restartable_server",
+    "server_process",
+    "server_thread",
+]
 
-_START_TIMEOUT = 60.0  # seconds: a loaded 2-core machine imports FastAPI slowly
+_START_TIMEOUT = 120.0  # seconds: a loaded 2-core machine imports FastAPI slowly
 
 
 def free_port() -> int:
@@ -91,3 +99,54 @@ def server_thread(store: Store | None = None) -> Iterator[str]:
     """An EmbeddedServer over ``store`` (default: a fresh MemoryStore) in this process."""
     with EmbeddedServer(store if store is not None else MemoryStore()) as server:
         yield server.url
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """The ``Authorization`` header with the admin key the server at ``url`` recorded at start
+    in the suite's credentials file (``tests/conftest.py``), for raw ``httpx`` requests."""
+    key = load_key(url)
+    assert key is not None, f"no key recorded for {url} in $HYPERSWEEP_CREDENTIALS"
+    return {"Authorization": f"Bearer {key}"}
+
+
+class RestartableServer:
+    """A ``hypersweep server`` process on a fixed port and data dir that a test kills and starts
+    again, as after a crash; made by ``restartable_server``."""
+
+    def __init__(self, port: int, data_dir: Path, extra_args: tuple[str, ...], log: IO[str]):
+        self.url = f"http://127.0.0.1:{port}"
+        self._args = [sys.executable, "-m", "hypersweep", "server", "--port", str(port)]
+        self._args += ["--data-dir", str(data_dir), *extra_args]
+        self._log = log
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it (again, on the same port) and wait until it answers."""
+        assert self._process is None or self._process.poll() is not None, "already running"
+        self._process = subprocess.Popen(
+            self._args, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ
+        )
+        _wait_healthy(self.url, self._process, self._log)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to its PID and wait for it to exit."""
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, sig)
+            self._process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _stop(self._process)
+
+
+@contextmanager
+def restartable_server(data_dir: Path, *extra_args: str) -> Iterator[RestartableServer]:
+    """A started ``RestartableServer`` on a free port; stopped by PID on exit (also when the
+    test fails), whichever of its processes is running then."""
+    with tempfile.TemporaryFile("w+") as log:
+        server = RestartableServer(free_port(), data_dir, extra_args, log)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()

@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
+    "ForbiddenError",
     "HypersweepError",
     "NotFoundError",
     "RunStopped",
@@ -110,10 +111,17 @@ class StoreError(HypersweepError):
 
 
 class AuthError(HypersweepError):
-    """The API key is missing, wrong, revoked, or lacks the role for the request."""
+    """The API key is missing, wrong, expired or revoked."""
 
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 401
+
+
+class ForbiddenError(AuthError):
+    """The key is valid but its role may not do this (or a cross-site request was refused)."""
+
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 403
 
 
 class ServerUnavailable(HypersweepError):

@@ -24,6 +24,13 @@ Endpoints (all under ``API_PREFIX``)::
     POST /runs/{run}/output      OutputChunk -> Ack
     GET  /runs/{run}/output?tail=N        -> OutputOut
     POST /runs/{run}/finish      RunFinish -> RunOut
+    GET  /auth                            -> Principal           (who the request's key is)
+    POST /keys                   KeyCreate -> KeyCreated         (admin; the secret, once)
+    GET  /keys                            -> list[KeyOut]        (admin)
+    DELETE /keys/{key}                    -> KeyOut              (admin; revoked at once)
+
+Every endpoint but ``/health`` needs a key: ``Authorization: Bearer <key>`` (or the dashboard's
+session cookie); 401 without a valid one, 403 when its role may not do the request.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from hypersweep.domain import RunState
 
 __all__ = [
     "API_PREFIX",
+    "MAX_BATCH_ROWS",
     "Ack",
     "AgentOut",
     "AgentRegister",
@@ -52,8 +60,12 @@ __all__ = [
     "HistoryRowIn",
     "HistoryRowOut",
     "IssueOut",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyOut",
     "OutputChunk",
     "OutputOut",
+    "Principal",
     "RunCommand",
     "RunFinish",
     "RunImport",
@@ -68,6 +80,9 @@ __all__ = [
 ]
 
 API_PREFIX = "/api/v1"
+#: The most rows one history batch may carry: ten times what the client sends (1,000), and few
+#: enough that one batch is one bounded transaction.
+MAX_BATCH_ROWS = 10_000
 
 SweepStateName = Literal["pending", "running", "paused", "finished", "canceled"]
 AgentStateName = Literal["running", "finished", "lost"]
@@ -156,9 +171,16 @@ class SweepAction(_Body):
 # -- agents ------------------------------------------------------------------------------------
 
 
+_SLOT_DESCRIPTION = (
+    "which of its host's agents this is, e.g. 'gpu 0' or 'slot 2/4' (hypersweep agent --gpus "
+    "or --parallel); none for a lone agent"
+)
+
+
 class AgentRegister(_Body):
     host: str
     pid: int
+    slot: str | None = Field(default=None, max_length=64, description=_SLOT_DESCRIPTION)
 
 
 class AgentOut(_Reply):
@@ -166,6 +188,8 @@ class AgentOut(_Reply):
     sweep_id: str
     host: str
     pid: int
+    # no max_length in a reply: a client keeps reading a server that allows longer slots
+    slot: str | None = Field(default=None, description=_SLOT_DESCRIPTION)
     state: AgentStateName
     created_at: datetime
     last_heartbeat: datetime
@@ -247,6 +271,10 @@ class RunOut(_Reply):
         default=None, description="for a re-run (``retry:``), the id of the run's first attempt"
     )
     attempt: int = Field(default=1, description="1 for a first run, 2 for its first re-run, ...")
+    tags: list[str] = Field(default_factory=list, description="init(tags=)")
+    notes: str | None = Field(default=None, description="init(notes=)")
+    group: str | None = Field(default=None, description="init(group=)")
+    job_type: str | None = Field(default=None, description="init(job_type=)")
 
 
 class RunStart(_Body):
@@ -254,6 +282,11 @@ class RunStart(_Body):
 
     host: str | None = None
     agent_id: str | None = None
+    name: str | None = Field(default=None, description="init(name=): the run's display name")
+    tags: list[str] | None = Field(default=None, max_length=100, description="init(tags=)")
+    notes: str | None = Field(default=None, max_length=65536, description="init(notes=)")
+    group: str | None = Field(default=None, description="init(group=)")
+    job_type: str | None = Field(default=None, description="init(job_type=)")
 
 
 class HistoryRowIn(_Body):
@@ -262,7 +295,10 @@ class HistoryRowIn(_Body):
 
 
 class HistoryBatch(_Body):
-    rows: list[HistoryRowIn]
+    rows: list[HistoryRowIn] = Field(
+        max_length=MAX_BATCH_ROWS,
+        description=f"at most {MAX_BATCH_ROWS:,} rows; send more as several batches",
+    )
     summary: dict[str, Any] | None = Field(
         default=None, description="summary keys to merge after the rows (last values)"
     )
@@ -305,10 +341,13 @@ class OutputOut(_Reply):
 class RunFinish(_Body):
     """The run ended. Without ``state`` the server derives it from the exit code and stop flag:
     stopped -> killed; 0 -> finished; > 0 -> failed; < 0 (a signal) -> killed.
+
+    ``preempted``: ended by a SIGTERM from outside its agent (spot reclaim, Slurm or Kubernetes
+    preemption); only the agent can tell, so it says so. The sweep runs the parameters again.
     """
 
     exit_code: int | None = None
-    state: Literal["finished", "failed", "crashed", "killed"] | None = None
+    state: Literal["finished", "failed", "crashed", "killed", "preempted"] | None = None
 
 
 class RunImport(_Body):
@@ -321,3 +360,41 @@ class RunImport(_Body):
     summary: dict[str, Any] = Field(default_factory=dict)
     exit_code: int | None = None
     state: Literal["finished", "failed", "crashed", "killed"] = "finished"
+
+
+# -- access control ----------------------------------------------------------------------------
+
+KeyRoleName = Literal["admin", "agent", "read"]
+
+
+class KeyCreate(_Body):
+    name: str = Field(min_length=1, max_length=256, description="who or what holds the key")
+    role: KeyRoleName = Field(
+        default="agent",
+        description=(
+            "admin: everything; agent: what agents and training scripts do (register, "
+            "heartbeat, report runs) and read; read: only read"
+        ),
+    )
+
+
+class KeyOut(_Reply):
+    id: str
+    name: str
+    role: KeyRoleName
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the secret: shown this once, the server keeps only its hash")
+
+
+class Principal(_Reply):
+    """Who a request authenticated as."""
+
+    name: str
+    role: KeyRoleName
+    via: Literal["key", "session", "none"] = Field(
+        description="an API key, the dashboard's session cookie, or none (--no-auth)"
+    )

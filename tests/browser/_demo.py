@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from hypersweep.server._credentials import login_link
+from hypersweep.store import Store
 
 __all__ = ["CONFIG", "FINISHED", "SCREENSHOTS", "STEPS", "Demo", "history"]
 
@@ -36,7 +40,12 @@ class Demo:
     url: str
     api: httpx.Client
     sweep: dict[str, Any]
+    store: Store
     runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def login_link(self) -> str:
+        """A one-time link that logs a browser in, as the server prints at start."""
+        return login_link(self.store, self.url, datetime.now(timezone.utc))
 
     def get(self, path: str) -> Any:
         response = self.api.get(path)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from _demo import CONFIG, FINISHED, Demo, history
 
-from _servers import server_thread
+from _servers import auth_headers, server_thread
 from hypersweep.store import MemoryStore
 
 if TYPE_CHECKING:
@@ -63,9 +63,13 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def demo() -> Iterator[Demo]:
     rng = random.Random(3)
-    with server_thread(MemoryStore()) as url, httpx.Client(base_url=f"{url}/api/v1/") as api:
+    store = MemoryStore()
+    with (
+        server_thread(store) as url,
+        httpx.Client(base_url=f"{url}/api/v1/", headers=auth_headers(url)) as api,
+    ):
         sweep = api.post("sweeps", json={"config": CONFIG, "project": "demo"}).json()
-        made = Demo(url, api, sweep)
+        made = Demo(url, api, sweep, store)
         # one run the way an agent runs it, so it has output too
         agent = made.post(f"sweeps/{sweep['id']}/agents", {"host": "node-1", "pid": 7}, 201)
         command = made.post(f"agents/{agent['id']}/heartbeat", {"running": []})["commands"][0]
@@ -119,14 +123,17 @@ def console_errors() -> list[str]:
 
 
 @pytest.fixture
-def page(browser: Browser, console_errors: list[str]) -> Iterator[Page]:
-    """A fresh page; the test fails on any console error or uncaught exception in it."""
+def page(browser: Browser, console_errors: list[str], demo: Demo) -> Iterator[Page]:
+    """A fresh page, logged in to the demo server with the one-time link the server prints;
+    the test fails on any console error or uncaught exception in it."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     errors = console_errors
     opened.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
+        opened.goto(demo.login_link())
+        assert opened.url == demo.url + "/", f"the login link led to {opened.url}"
         yield opened
         assert errors == [], f"the page logged errors: {errors}"
     finally:

@@ -10,7 +10,7 @@ import pytest
 from _demo import CONFIG, FINISHED, SCREENSHOTS, Demo
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -319,3 +319,24 @@ def test_run_page_follows_a_running_run(demo: Demo, page: Page) -> None:
 
     demo.post(f"runs/{run_id}/finish", {"exit_code": 0})
     page.locator("#run-state .state-finished").wait_for(timeout=5_000)
+
+
+def test_a_browser_without_a_session_logs_in_with_a_key(demo: Demo, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        response = page.goto(f"{demo.url}/sweeps/{demo.sweep['id']}")
+        assert response is not None
+        assert response.status == 401
+        page.fill("input[name=key]", "hs_wrong")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=That key is not valid", timeout=TIMEOUT_MS)
+        page.fill("input[name=key]", demo.api.headers["Authorization"].removeprefix("Bearer "))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo.url}/sweeps/{demo.sweep['id']}", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#controls button", timeout=TIMEOUT_MS)
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert cookies["hypersweep_session"]["httpOnly"] is True
+        assert cookies["hypersweep_session"]["sameSite"] == "Strict"
+    finally:
+        context.close()

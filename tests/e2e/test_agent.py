@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,7 +273,11 @@ def test_early_termination_stops_a_live_run_and_keeps_its_metrics(
     assert [(run.state, run.stopped) for run in good] == [("finished", False)] * 2
     assert (bad.state, bad.stopped) == ("killed", True)
     assert bad.stop_reason is not None
-    assert bad.stop_reason.startswith("hyperband: at iteration 2 loss 5.5 is worse than")
+    # the first band it crossed: 2, or a later one when a loaded machine batched more rows
+    # before the first upload (the exact decisions are tests/unit/stopping's job)
+    reason = re.match(r"hyperband: at iteration (\d+) loss [\d.]+ is worse than", bad.stop_reason)
+    assert reason is not None, bad.stop_reason
+    assert int(reason.group(1)) in (2, 4, 8, 16), bad.stop_reason
     steps = [row.step for row in api.history(bad.id)]
     assert 2 <= len(steps) < 200  # stopped early, and what it logged is kept
     assert f"Stopping run {bad.id}" in agent.output()

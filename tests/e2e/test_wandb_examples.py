@@ -177,7 +177,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def env(server: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "HYPERSWEEP_"))}
-    return {**clean, "HYPERSWEEP_SERVER": server, "HYPERSWEEP_AGENT_HEARTBEAT": "0.2"}
+    # the key: from the credentials file the server wrote at start, as on a user's machine
+    credentials = os.environ["HYPERSWEEP_CREDENTIALS"]
+    return {
+        **clean,
+        "HYPERSWEEP_SERVER": server,
+        "HYPERSWEEP_AGENT_HEARTBEAT": "0.2",
+        "HYPERSWEEP_CREDENTIALS": credentials,
+    }
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from hypersweep.protocol import API_PREFIX, ErrorBody
 from hypersweep.server import create_app
-from hypersweep.store import MemoryStore, SqlStore, Store, open_store
+from hypersweep.server._credentials import mint
+from hypersweep.store import KeyRole, MemoryStore, SqlStore, Store, open_store
 
 with warnings.catch_warnings():
     # Starlette warns on import that it prefers httpx2 over httpx; the venv pins httpx (the
@@ -166,9 +167,17 @@ class Api(TestClient):
 
 
 @pytest.fixture
-def client(store: Store, clock: FakeClock) -> Iterator[Api]:
+def admin_key(store: Store, clock: FakeClock) -> str:
+    """An admin API key stored in ``store``: what every request of ``client`` sends."""
+    secret, _ = mint(store, "test admin", KeyRole.ADMIN, clock())
+    return secret
+
+
+@pytest.fixture
+def client(store: Store, clock: FakeClock, admin_key: str) -> Iterator[Api]:
     app = create_app(store, clock=clock)
     # raise_server_exceptions (the default) turns any unhandled error into a test failure too.
     with Api(app, base_url=f"http://testserver{API_PREFIX}/") as test_client:
         test_client.event_hooks = {"response": [_check_answer]}
+        test_client.headers["Authorization"] = f"Bearer {admin_key}"
         yield test_client

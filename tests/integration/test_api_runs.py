@@ -52,6 +52,30 @@ def test_a_handed_out_run_is_pending_until_started(client: Api, clock: FakeClock
     assert [r["id"] for r in client.ok(client.get(f"sweeps/{sweep_id}/runs"))] == [run_id]
 
 
+def test_start_records_what_init_says_about_the_run(client: Api) -> None:
+    _, agent, run_id = _new_run(client)
+    plain = client.ok(client.post(f"runs/{run_id}/start", json={"agent_id": agent}))
+    assert (plain["tags"], plain["notes"], plain["group"], plain["job_type"]) == (
+        [],
+        None,
+        None,
+        None,
+    )
+    described = {
+        "name": "baseline-lr",
+        "tags": ["baseline", "v2"],
+        "notes": "first try",
+        "group": "cv-fold",
+        "job_type": "train",
+    }
+    run = client.ok(client.post(f"runs/{run_id}/start", json=described))
+    assert {key: run[key] for key in described} == described
+    assert client.run(run_id)["name"] == "baseline-lr"
+    too_long = client.error(client.post(f"runs/{run_id}/start", json={"tags": ["t" * 65]}), 422)
+    assert "tags.0" in too_long.message
+    assert client.run(run_id)["tags"] == ["baseline", "v2"]  # nothing changed
+
+
 # -- history, summary, output --------------------------------------------------------------------
 
 

@@ -45,6 +45,10 @@ ENDPOINTS = {
     ("post", "/api/v1/runs/{run}/output"),
     ("get", "/api/v1/runs/{run}/output"),
     ("post", "/api/v1/runs/{run}/finish"),
+    ("get", "/api/v1/auth"),
+    ("post", "/api/v1/keys"),
+    ("get", "/api/v1/keys"),
+    ("delete", "/api/v1/keys/{key}"),
 }
 
 
@@ -86,7 +90,7 @@ def test_openapi_schema_lists_every_endpoint(client: Api) -> None:
 @memory_only
 def test_the_api_doc_lists_every_endpoint(client: Api) -> None:
     doc = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
-    rows = re.findall(r"^\| (GET|POST) \| `([^`?]+)", doc, flags=re.MULTILINE)
+    rows = re.findall(r"^\| (GET|POST|DELETE) \| `([^`?]+)", doc, flags=re.MULTILINE)
     listed = {(method.lower(), "/api/v1" + path) for method, path in rows}
     assert listed == ENDPOINTS
     for name in ("SweepCreate", "RunImport", "AgentRegister", "HistoryBatch", "RunFinish"):
@@ -104,7 +108,7 @@ def test_every_listed_endpoint_is_served(client: Api) -> None:
         if "{sweep}" in path
     ]
     for method, path in paths:
-        url = path.format(sweep="nosuch", run="nosuch", agent="nosuch")
+        url = path.format(sweep="nosuch", run="nosuch", agent="nosuch", key="nosuch")
         response = client.request(method.upper(), url, json={} if method == "post" else None)
         assert response.status_code != 405, (method, path)
         if response.status_code == 404:

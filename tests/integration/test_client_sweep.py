@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import hypersweep
 from _servers import server_thread
 from hypersweep.cli import main
-from hypersweep.client import ApiClient, _init
+from hypersweep.client import ApiClient
 from hypersweep.protocol import RunCommand
 
 SWEEP = {
@@ -28,15 +28,7 @@ SWEEP = {
 }
 
 
-@pytest.fixture(autouse=True)
-def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("WANDB_", "HYPERSWEEP_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
-    for run in list(_init._unfinished):
-        run.finish()
+pytestmark = pytest.mark.usefixtures("clean_client")
 
 
 @pytest.fixture

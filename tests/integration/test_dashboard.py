@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import hypersweep.dashboard as dashboard
-from _servers import server_thread
+from _servers import auth_headers, server_thread
 from hypersweep.server import events
 from hypersweep.store import MemoryStore, Store
 
@@ -217,14 +217,20 @@ def next_delta(events: Iterator[tuple[str, dict[str, Any]]], deadline: float) ->
 
 
 def test_events_send_a_snapshot_then_only_what_changed(store: Store) -> None:
-    with server_thread(store) as url, httpx.Client(base_url=f"{url}/api/v1/") as api:
+    with (
+        server_thread(store) as url,
+        httpx.Client(base_url=f"{url}/api/v1/", headers=auth_headers(url)) as api,
+    ):
         sweep = api.post("sweeps", json={"config": CONFIG}).json()
         old = api.post(
             f"sweeps/{sweep['id']}/runs", json={"params": {"lr": 0.1}, "summary": {"loss": 1.0}}
         ).json()
         timeout = httpx.Timeout(10.0)  # a bounded read: no event in 10 s fails the test
         with httpx.stream(
-            "GET", f"{url}/api/v1/sweeps/{sweep['id']}/events?interval=0.2", timeout=timeout
+            "GET",
+            f"{url}/api/v1/sweeps/{sweep['id']}/events?interval=0.2",
+            timeout=timeout,
+            headers=auth_headers(url),
         ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
@@ -285,9 +291,10 @@ def test_the_event_stream_stops_polling_when_the_client_goes(
 
     monkeypatch.setattr(events.SweepWatcher, "delta", counting)
     with server_thread(MemoryStore()) as url:
-        sweep = httpx.post(f"{url}/api/v1/sweeps", json={"config": CONFIG}).json()
+        headers = auth_headers(url)
+        sweep = httpx.post(f"{url}/api/v1/sweeps", json={"config": CONFIG}, headers=headers).json()
         stream_url = f"{url}/api/v1/sweeps/{sweep['id']}/events?interval=0.1"
-        with httpx.stream("GET", stream_url, timeout=10.0) as response:
+        with httpx.stream("GET", stream_url, timeout=10.0, headers=headers) as response:
             # held: dropping the generator would close the connection right away
             stream = read_events(response)
             assert next(stream)[0] == "snapshot"
@@ -303,13 +310,16 @@ def test_the_event_stream_stops_polling_when_the_client_goes(
 
 def test_a_nan_in_the_store_goes_out_as_null_not_as_invalid_json() -> None:
     store = MemoryStore()
-    with server_thread(store) as url, httpx.Client(base_url=f"{url}/api/v1/") as api:
+    with (
+        server_thread(store) as url,
+        httpx.Client(base_url=f"{url}/api/v1/", headers=auth_headers(url)) as api,
+    ):
         sweep = api.post("sweeps", json={"config": CONFIG}).json()
         agent = api.post(f"sweeps/{sweep['id']}/agents", json={"host": "h", "pid": 1}).json()
         command = api.post(f"agents/{agent['id']}/heartbeat", json={"running": []}).json()
         run_id = command["commands"][0]["run_id"]
         stream_url = f"{url}/api/v1/sweeps/{sweep['id']}/events?interval=0.1"
-        with httpx.stream("GET", stream_url, timeout=10.0) as response:
+        with httpx.stream("GET", stream_url, timeout=10.0, headers=api.headers) as response:
             stream = read_events(response)
             assert next(stream)[0] == "snapshot"
             # written past the API, which would have turned the NaN into null itself

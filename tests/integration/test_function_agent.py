@@ -6,26 +6,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import hypersweep
 from _servers import server_thread
-from hypersweep.client import ApiClient, _init
+from hypersweep.client import ApiClient
 
 
 @pytest.fixture(autouse=True)
-def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("WANDB_", "HYPERSWEEP_")):
-            monkeypatch.delenv(name)
+def fast_heartbeats(clean_client: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")
-    monkeypatch.chdir(tmp_path)
-    yield
-    for run in list(_init._unfinished):
-        run.finish()
 
 
 @pytest.fixture
@@ -65,6 +57,21 @@ def test_the_function_agent_runs_every_grid_point_in_this_process(server: str) -
         assert api.get_sweep(sweep_id).project == "fn"
     # the agent leaves no sweep behind: a later init() is a plain run
     assert "WANDB_SWEEP_ID" not in os.environ
+
+
+def test_what_init_says_about_a_run_reaches_the_server(server: str) -> None:
+    def train() -> None:
+        hypersweep.init(
+            name="baseline", tags=["v2", "cv"], notes="first try", group="fold-1", job_type="train"
+        )
+        hypersweep.log({"loss": 1.0})
+
+    sweep_id = hypersweep.sweep(grid([1]), project="fn")
+    hypersweep.agent(sweep_id, function=train)
+    with ApiClient(server) as api:
+        [run] = api.list_runs(sweep_id)
+    assert (run.name, run.tags, run.notes) == ("baseline", ["v2", "cv"], "first try")
+    assert (run.group, run.job_type) == ("fold-1", "train")
 
 
 def test_count_limits_the_jobs_and_a_raising_job_is_a_failed_run(server: str) -> None:

@@ -7,7 +7,6 @@ import csv
 import importlib.util
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,14 @@ from click.testing import CliRunner
 import hypersweep
 from _servers import server_thread
 from hypersweep.cli._main import main
-from hypersweep.client import _init
 from hypersweep.errors import HypersweepError, NotFoundError
 
 LOSSES = (3.0, 1.0, 2.0)  # times x, by epoch: the min is at epoch 1, the last at epoch 2
 
 
 @pytest.fixture(autouse=True)
-def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("WANDB_", "HYPERSWEEP_")):
-            monkeypatch.delenv(name)
+def fast_heartbeats(clean_client: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")
-    monkeypatch.chdir(tmp_path)
-    yield
-    for run in list(_init._unfinished):
-        run.finish()
 
 
 @pytest.fixture

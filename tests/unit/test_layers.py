@@ -12,6 +12,8 @@ SRC = Path(__file__).parents[2] / "src" / "hypersweep"
 # package -> the hypersweep packages it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    # the user's API keys on this machine: read by clients, written by the server and the CLI
+    "credentials": {"errors"},
     "domain": {"errors"},
     "config": {"errors"},
     "search": {"config", "domain", "errors"},
@@ -20,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"domain", "errors"},
     "protocol": {"domain", "config", "errors"},
     "controller": {"engine", "store", "domain", "errors", "config", "search", "stopping"},
-    "client": {"protocol", "config", "domain", "errors"},
+    "client": {"protocol", "config", "domain", "errors", "credentials"},
     "server": {
         "controller",
         "store",
@@ -32,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "dashboard",
         "search",
         "stopping",
+        "credentials",
     },
     "dashboard": {"protocol", "config", "domain", "errors"},
     "agent": {"client", "config", "domain", "errors", "protocol"},
@@ -54,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
         "stopping",
         "dashboard",
         "examples",
+        "credentials",
     },
 }
 # No I/O library below the engine: the pure layers stay pure.

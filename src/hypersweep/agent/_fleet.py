@@ -41,10 +41,21 @@ def parse_gpus(text: str) -> list[str]:
 def slot_envs(
     base: Mapping[str, str], *, parallel: int, gpus: Sequence[str] | None
 ) -> list[dict[str, str]]:
-    """One environment per slot: with GPUs, one slot per GPU with ``CUDA_VISIBLE_DEVICES``."""
+    """One environment per slot: with GPUs, one slot per GPU with ``CUDA_VISIBLE_DEVICES``.
+
+    ``HYPERSWEEP_AGENT_SLOT`` names the slot as the dashboard shows it, next to the host:
+    ``gpu 0`` (the GPU, as in ``nvidia-smi``) with ``--gpus``, ``slot 1/4`` (counted from 1)
+    with ``--parallel``.
+    """
     if gpus:
-        return [{**base, "CUDA_VISIBLE_DEVICES": gpu, "HYPERSWEEP_AGENT_SLOT": gpu} for gpu in gpus]
-    return [{**base, "HYPERSWEEP_AGENT_SLOT": str(slot)} for slot in range(parallel)]
+        return [
+            {**base, "CUDA_VISIBLE_DEVICES": gpu, "HYPERSWEEP_AGENT_SLOT": f"gpu {gpu}"}
+            for gpu in gpus
+        ]
+    return [
+        {**base, "HYPERSWEEP_AGENT_SLOT": f"slot {slot}/{parallel}"}
+        for slot in range(1, parallel + 1)
+    ]
 
 
 def run_fleet(agent_args: Sequence[str], envs: Sequence[Mapping[str, str]]) -> int:

@@ -111,7 +111,10 @@ class _FunctionAgent:
         sweep = self.api.get_sweep(self.sweep_id)
         config = dict(sweep.config)
         self.project = self.project or sweep.project
-        agent_id = self.api.register_agent(self.sweep_id, socket.gethostname(), os.getpid()).id
+        slot = os.environ.get("HYPERSWEEP_AGENT_SLOT", "").strip()[:64] or None
+        agent_id = self.api.register_agent(
+            self.sweep_id, socket.gethostname(), os.getpid(), slot=slot
+        ).id
         started = 0
         waiting_said = False
         set_inprocess_agent(True)

@@ -15,7 +15,7 @@ import yaml
 
 from hypersweep.config import args_json_file_path, uses_macro
 
-__all__ = ["JOB_ENV_KEYS", "job_env", "write_param_file"]
+__all__ = ["JOB_ENV_KEYS", "WANDB_FLUSH_INTERVAL", "job_env", "write_param_file"]
 
 #: The variables the agent sets per run; the function agent removes them after each job.
 JOB_ENV_KEYS = (
@@ -30,6 +30,9 @@ JOB_ENV_KEYS = (
     "HYPERSWEEP_SWEEP_PARAMS_FOR",
 )
 _ENV_JSON_LIMIT = 64 * 1024  # bytes: environments are limited; bigger params use the file
+#: How often a real-wandb run writes its log to disk (seconds; wandb's default is 15): the
+#: agent reads the log for the run's metrics, and early termination needs them soon.
+WANDB_FLUSH_INTERVAL = "0.5"
 
 
 def write_param_file(wandb_dir: str, sweep_id: str, run_id: str, params: Mapping[str, Any]) -> str:
@@ -63,6 +66,13 @@ def job_env(
     ``WANDB_DIR`` defaults to the agent's working directory (absolute); the parameter file and,
     when the command uses ``${args_json_file}``, the JSON parameter file are written under it.
     ``WANDB_SERVICE`` is dropped so a wandb child starts its own service.
+
+    A child that imports the real wandb is kept off the network: ``WANDB_MODE=offline``
+    (whatever the agent's environment says, but ``disabled`` stays), so it writes its run to
+    ``WANDB_DIR/wandb/offline-run-*-<RUN>/``, where the agent's bridge reads its metrics
+    (``_wandb_bridge.py``), flushed every ``WANDB_FLUSH_INTERVAL`` seconds unless
+    ``WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL`` is set. hypersweep's own client keeps the mode
+    it had (``HYPERSWEEP_MODE``, else the agent's ``WANDB_MODE``, else online).
     """
     env = dict(base)
     env.pop("WANDB_SERVICE", None)
@@ -84,8 +94,18 @@ def job_env(
         env["WANDB_ENTITY"] = entity
     env["HYPERSWEEP_SERVER"] = server
     env["HYPERSWEEP_AGENT_ID"] = agent_id
+    _keep_wandb_offline(env, base)
     if uses_macro(sweep_config, "args_json_file"):
         json_path = Path(args_json_file_path(env, sweep_id, run_id))
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(dict(params)), "utf-8")
     return env
+
+
+def _keep_wandb_offline(env: dict[str, str], base: Mapping[str, str]) -> None:
+    # hypersweep.init() reads WANDB_MODE when HYPERSWEEP_MODE is unset: pin its mode first
+    env["HYPERSWEEP_MODE"] = base.get("HYPERSWEEP_MODE") or base.get("WANDB_MODE") or "online"
+    # an online wandb run would ask W&B's cloud for a sweep and run it does not know
+    if base.get("WANDB_MODE", "").lower() != "disabled":
+        env["WANDB_MODE"] = "offline"
+    env.setdefault("WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL", WANDB_FLUSH_INTERVAL)

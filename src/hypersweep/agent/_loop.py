@@ -3,13 +3,19 @@
 Each turn: reap ended runs (report their exit codes, apply the failure rules, count them),
 leave if done, heartbeat with the runs still alive, and act on the commands. It waits between
 turns for the heartbeat interval, or less when a run ends, so the next run starts at once.
+
+Preemption: a run whose program got SIGTERM that the agent did not send, and every run of an
+agent that itself got SIGTERM, ends ``preempted`` (reported with ``state="preempted"``), and the
+controller runs it again. SIGTERM to the agent is therefore not the first Ctrl-C of spec §7.8
+**[deviation]**: Slurm, Kubernetes and spot reclaims send it to the whole job and SIGKILL after a
+grace period, so waiting for the runs (W&B) would lose their ends; the agent passes SIGTERM on,
+SIGKILLs after ``WANDB_AGENT_KILL_DELAY``, reports the runs preempted and exits 143.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shlex
 import signal
 import socket
@@ -21,10 +27,18 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
 from hypersweep.agent._child import Child
 from hypersweep.agent._job import job_env
-from hypersweep.agent._rules import FailureRules
+from hypersweep.agent._rules import FailureRules, preemption
 from hypersweep.agent._settings import heartbeat_interval, kill_delay
+from hypersweep.agent._wandb_bridge import WandbBridge
 from hypersweep.client import ApiClient, split_sweep_path
 from hypersweep.config import render_command
 from hypersweep.errors import HypersweepError, NotFoundError, ServerUnavailable
@@ -37,6 +51,22 @@ _SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 #: server's heartbeat timeout (60 s by default) would crash the run soon after anyway.
 _FINISH_PATIENCE = 60.0
 _EXIT_NOT_STARTED = 127  # the shell's code for a command that could not be run
+#: The agent's exit code after SIGTERM from outside: 128 + 15, as a shell reports it, so the
+#: scheduler (Slurm, Kubernetes) sees the job step ended by its signal, not a success.
+EXIT_PREEMPTED = 128 + int(signal.SIGTERM)
+#: Full jitter (agents do not stampede a server that comes back), doubling from 0.5 s on
+#: average up to 5 s between tries.
+_BACKOFF = wait_random_exponential(multiplier=0.5, max=5.0)
+_PREEMPTED = "preempted"
+
+
+@dataclass(frozen=True)
+class _End:
+    """A run's end, not yet reported; ``preempted`` ends go by ``finish_run`` with the state."""
+
+    run_id: str
+    exit_code: int
+    preempted: bool = False
 
 
 def say(message: str) -> None:
@@ -63,7 +93,8 @@ class CommandAgent:
     """Runs a sweep's program, one run at a time, until the sweep or ``count`` says stop.
 
     ``run()`` returns the process exit code: 0 when the sweep has no more runs or ``count``
-    runs ended; 1 when the agent gave up (failure rules, sweep not found, no server).
+    runs ended; 1 when the agent gave up (failure rules, sweep not found, no server); 143
+    when it got SIGTERM from outside and its runs ended preempted.
     """
 
     def __init__(self, options: AgentOptions, api: ApiClient | None = None) -> None:
@@ -77,20 +108,23 @@ class CommandAgent:
             time.monotonic(), options.env, max_consecutive=options.max_consecutive_failed_runs
         )
         self.children: dict[str, Child] = {}
+        # per run: brings the metrics of a program that imports the real wandb to the server
+        self._bridges: dict[str, WandbBridge] = {}
         self.completed = 0
         self.exit_code = 0
         self._accepting = True
         self._heartbeating = True
         self._leave = False
         self._signals = 0
+        self._preempted = False  # got SIGTERM from outside: its runs end preempted
         self._kill_at: float | None = None
         self._wake = threading.Event()
         self._host = socket.gethostname()
         self._sweep_config: dict[str, Any] = {}
         self._agent_id = ""
         self._unreachable_since: float | None = None
-        # runs that ended, with exit codes, not yet reported: the next heartbeat carries them
-        self._unreported: list[tuple[str, int]] = []
+        # runs that ended, not yet reported: the next heartbeat carries them
+        self._unreported: list[_End] = []
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -99,9 +133,16 @@ class CommandAgent:
         sweep = self.api.get_sweep(self.sweep_id)
         self._sweep_config = dict(sweep.config)
         self.project = self.project or sweep.project
-        agent = self.api.register_agent(self.sweep_id, self._host, os.getpid())
+        # set by --gpus / --parallel (agent/_fleet.py); a label only, so a longer one set by
+        # hand is cut to the 64 characters the server keeps rather than refused
+        slot = self.options.env.get("HYPERSWEEP_AGENT_SLOT", "").strip()[:64] or None
+        agent = self.api.register_agent(self.sweep_id, self._host, os.getpid(), slot=slot)
         self._agent_id = agent.id
-        say(f"Starting agent {agent.id} for sweep {sweep.project}/{sweep.id} on {self.api.url}")
+        where = f"{self._host}, {slot}" if slot else self._host
+        say(
+            f"Starting agent {agent.id} ({where}) for sweep {sweep.project}/{sweep.id} "
+            f"on {self.api.url}"
+        )
         previous = self._install_signal_handlers()
         try:
             while True:
@@ -119,8 +160,8 @@ class CommandAgent:
             self._restore_signal_handlers(previous)
             self._kill_all(signal.SIGKILL)
             self._reap()
-            for run_id, code in self._unreported:  # no heartbeat will carry them now
-                self._report_finish(run_id, code)
+            for end in self._unreported:  # no heartbeat will carry them now
+                self._report_finish(end.run_id, end.exit_code, preempted=end.preempted)
             self._unreported.clear()
         say("Exiting.")
         return self.exit_code
@@ -147,8 +188,11 @@ class CommandAgent:
 
     def _heartbeat(self) -> None:
         try:
+            # before the heartbeat, which would crash a run it no longer lists as alive
+            self._send_preempted()
             sent = list(self._unreported)
-            reply = self.api.heartbeat(self._agent_id, list(self.children), ended=sent)
+            ended = [(end.run_id, end.exit_code) for end in sent]
+            reply = self.api.heartbeat(self._agent_id, list(self.children), ended=ended)
         except NotFoundError:
             self._sweep_gone()
             return
@@ -177,10 +221,28 @@ class CommandAgent:
             elif isinstance(command, ExitCommand):
                 self._exit(command)
 
+    def _send_preempted(self) -> None:
+        """Report the preempted ends; a server that refuses the state gets the bare exit code.
+
+        Raises:
+            ServerUnavailable: as the heartbeat; the ends stay for the next try.
+        """
+        for end in [end for end in self._unreported if end.preempted]:
+            try:
+                self.api.finish_run(end.run_id, exit_code=end.exit_code, state=_PREEMPTED)
+            except ServerUnavailable:
+                raise
+            except HypersweepError as exc:
+                say(f"the server refused run {end.run_id} as preempted: {exc}")
+                self._unreported[self._unreported.index(end)] = _End(end.run_id, end.exit_code)
+                continue
+            self._unreported.remove(end)
+
     def _sweep_gone(self) -> None:
         self._heartbeating = False
         self._leave = True
-        self.exit_code = 1
+        if not self._preempted:  # 143 tells the scheduler more
+            self.exit_code = 1
         if self.children:
             say(
                 "Sweep was deleted or agent was not found. Active runs will be allowed to "
@@ -243,6 +305,12 @@ class CommandAgent:
             )
             return
         self.children[command.run_id] = child
+        # a stop answer wakes the loop, whose heartbeat then fetches the stop order at once
+        bridge = WandbBridge(
+            env["WANDB_DIR"], command.run_id, self.api, on_stop=self._wake.set, say=say
+        )
+        bridge.start()
+        self._bridges[command.run_id] = bridge
 
     def _report_start(self, run_id: str) -> None:
         try:
@@ -271,15 +339,31 @@ class CommandAgent:
             if code is None:
                 continue
             del self.children[run_id]
-            self._ended(run_id, code)
+            bridge = self._bridges.pop(run_id, None)
+            if bridge is not None:  # its last rows and summary, before the end is reported
+                bridge.close()
+            why = preemption(
+                code,
+                agent_sent_term=child.term_sent_at is not None,
+                agent_preempted=self._preempted,
+            )
+            self._ended(run_id, code, preempted_because=why)
 
-    def _ended(self, run_id: str, code: int) -> None:
-        say(f"Run {run_id} ended with exit code {code}")
+    def _ended(self, run_id: str, code: int, *, preempted_because: str | None = None) -> None:
+        preempted = preempted_because is not None
+        if preempted:
+            say(f"Run {run_id} preempted: {preempted_because}")
+            with contextlib.suppress(HypersweepError):  # the reason, next to the run's output
+                self.api.append_output(
+                    run_id, "stderr", f"hypersweep agent: preempted: {preempted_because}\n"
+                )
+        else:
+            say(f"Run {run_id} ended with exit code {code}")
         # reported with the heartbeat that follows at once (one request for the end and the
         # next run); kept until a heartbeat gets through
-        self._unreported.append((run_id, code))
+        self._unreported.append(_End(run_id, code, preempted))
         self.completed += 1
-        reason = self.rules.record(code, time.monotonic())
+        reason = self.rules.record(code, time.monotonic(), preempted=preempted)
         if reason is not None:
             say(reason)
             self.exit_code = 1
@@ -289,23 +373,25 @@ class CommandAgent:
             self._accepting = False
         self._wake.set()  # ask for the next run now, not at the next beat
 
-    def _report_finish(self, run_id: str, code: int) -> None:
+    def _report_finish(self, run_id: str, code: int, *, preempted: bool = False) -> None:
         """Report the exit code, retrying while the server is away (a restart takes seconds)."""
-        deadline = time.monotonic() + _FINISH_PATIENCE
-        delay = 0.25
-        while True:
-            try:
-                self.api.finish_run(run_id, exit_code=code)
+        retrying = Retrying(
+            retry=retry_if_exception_type(ServerUnavailable),
+            wait=_BACKOFF,
+            stop=stop_before_delay(_FINISH_PATIENCE),
+            reraise=True,
+        )
+        state = _PREEMPTED if preempted else None
+        try:
+            retrying(self.api.finish_run, run_id, exit_code=code, state=state)
+        except ServerUnavailable as exc:
+            say(f"could not report the end of run {run_id}: {exc}")
+        except HypersweepError as exc:
+            if preempted:  # a server that does not know the state still records the end
+                say(f"the server refused run {run_id} as preempted: {exc}")
+                self._report_finish(run_id, code)
                 return
-            except ServerUnavailable as exc:
-                if time.monotonic() + delay > deadline:
-                    say(f"could not report the end of run {run_id}: {exc}")
-                    return
-                time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: agents do not stampede
-                delay = min(delay * 2, 5.0)
-            except HypersweepError as exc:
-                say(f"the server refused the end of run {run_id}: {exc}")
-                return
+            say(f"the server refused the end of run {run_id}: {exc}")
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -341,6 +427,9 @@ class CommandAgent:
             signal.signal(signum, handler)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM:
+            self._on_preemption()
+            return
         self._signals += 1
         self._accepting = False
         if self.options.forward_signals:
@@ -356,4 +445,24 @@ class CommandAgent:
         else:
             say("Killing runs and quitting.")
             self._kill_all(signal.SIGKILL)
+        self._wake.set()
+
+    def _on_preemption(self) -> None:
+        """SIGTERM from outside: pass it on, SIGKILL after the kill delay, exit 143."""
+        self._accepting = False
+        self.exit_code = EXIT_PREEMPTED
+        if self._preempted:  # a second SIGTERM: the scheduler is out of patience
+            say("SIGTERM again: killing runs and quitting.")
+            self._kill_all(signal.SIGKILL)
+        else:
+            self._preempted = True
+            say(
+                "SIGTERM received: the job is being preempted or the machine reclaimed. "
+                f"Sending SIGTERM to the runs, SIGKILL in {self.kill_delay:g} s; they end "
+                "preempted and the sweep runs them again."
+            )
+            self._kill_all(signal.SIGTERM)  # SIGKILL by _enforce_kill_deadlines
+            if self.options.forward_signals and self.options.term_timeout is not None:
+                # -f -t bound the wait before SIGKILL (spec §7.8), as for any forwarded signal
+                self._kill_at = time.monotonic() + self.options.term_timeout
         self._wake.set()

@@ -1,16 +1,43 @@
-"""When an agent gives up after failed runs (spec §7.6), kept apart from processes and HTTP.
+"""How a run's end counts for its agent, kept apart from processes and HTTP: whether it was
+preempted, and when the agent gives up after failed runs (spec §7.6).
 
 A failure is a run whose program exited with a code above 0 (or whose function raised). A
-negative exit code means a signal ended it, usually our own stop order: not a failure.
+negative exit code means a signal ended it, usually our own stop order: not a failure. Neither
+is a preemption: a SIGTERM that came from outside the agent (spot reclaim, Slurm or Kubernetes
+preemption) says nothing about the program.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["FLAPPING_WINDOW", "FailureRules"]
+__all__ = ["FLAPPING_WINDOW", "SIGTERM_EXIT_CODES", "FailureRules", "preemption"]
+
+#: A SIGTERM's end: -15 from ``subprocess`` when it ended the program itself, 143 (128 + 15)
+#: when a shell ran the program and exited with the signal's conventional code.
+SIGTERM_EXIT_CODES = frozenset({-int(signal.SIGTERM), 128 + int(signal.SIGTERM)})
+
+
+def preemption(exit_code: int, *, agent_sent_term: bool, agent_preempted: bool) -> str | None:
+    """Why a run that ended with ``exit_code`` was preempted, or None when it was not.
+
+    Args:
+        agent_sent_term: the agent itself sent the run SIGTERM (a stop order, the second
+            Ctrl-C, the failure rules): that SIGTERM ends the run killed, as before.
+        agent_preempted: the agent itself got SIGTERM from outside and passed it on; every run
+            that then ends other than with 0 was preempted (0: it finished its work in time).
+    """
+    if agent_preempted:
+        if exit_code == 0:
+            return None
+        return f"its agent got SIGTERM from outside (exit code {exit_code})"
+    if exit_code in SIGTERM_EXIT_CODES and not agent_sent_term:
+        return f"its program got SIGTERM from outside the agent (exit code {exit_code})"
+    return None
+
 
 #: Failures this early after the agent started mean the program is broken (rule 1).
 FLAPPING_WINDOW = 60.0
@@ -77,8 +104,13 @@ class FailureRules:
             in_process=in_process,
         )
 
-    def record(self, exit_code: int, now: float) -> str | None:
-        """Count one ended run; the reason to shut the agent down, or None to go on."""
+    def record(self, exit_code: int, now: float, *, preempted: bool = False) -> str | None:
+        """Count one ended run; the reason to shut the agent down, or None to go on.
+
+        A preempted run counts for nothing: it neither failed nor showed the program works.
+        """
+        if preempted:
+            return None
         if exit_code <= 0:
             self.finished += 1
             self.consecutive = 0

@@ -6,6 +6,8 @@ import click
 
 from hypersweep.cli.agent import agent_command
 from hypersweep.cli.export import export_command
+from hypersweep.cli.keys import key_group, login_command
+from hypersweep.cli.launch import launch_command
 from hypersweep.cli.quickstart import quickstart_command
 from hypersweep.cli.runs import runs_command
 from hypersweep.cli.server import db_group, server_command
@@ -23,9 +25,12 @@ def main() -> None:
 main.add_command(validate_command)
 main.add_command(sweep_command)
 main.add_command(agent_command)
+main.add_command(launch_command)
 main.add_command(runs_command)
 main.add_command(quickstart_command)
 main.add_command(server_command)
 main.add_command(db_group)
 main.add_command(sync_command)
 main.add_command(export_command)
+main.add_command(login_command)
+main.add_command(key_group)

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from hypersweep.client import ApiClient, split_sweep_path
 from hypersweep.errors import ConfigError, HypersweepError, NotFoundError
-from hypersweep.protocol import RunOut, SweepOut
+from hypersweep.protocol import AgentOut, RunOut, SweepOut
 
 __all__ = [
     "fetch_sweep",
@@ -32,8 +32,10 @@ __all__ = [
     "metric_of",
     "metric_value",
     "run_row",
+    "run_where",
     "runs_table",
     "runtime_seconds",
+    "slots_of",
     "sort_runs",
     "sweep_path",
     "user_errors",
@@ -185,12 +187,35 @@ def state_text(run: RunOut) -> Text:
     return text
 
 
-def run_row(sweep: SweepOut, run: RunOut, now: datetime | None = None) -> dict[str, Any]:
-    """One run as plain JSON for ``--json``: the API's run record plus its metric and runtime."""
+def slots_of(agents: Sequence[AgentOut]) -> dict[str, str]:
+    """Agent id -> its slot (``gpu 0``), for the agents that have one."""
+    return {agent.id: agent.slot for agent in agents if agent.slot}
+
+
+def run_where(run: RunOut, slots: Mapping[str, str]) -> str:
+    """``node-1 (gpu 0)``: the run's host and its agent's slot; ``""`` before it started."""
+    slot = slots.get(run.agent_id) if run.agent_id else None
+    host = run.host or ""
+    if slot:
+        return f"{host} ({slot})" if host else slot
+    return host
+
+
+def run_row(
+    sweep: SweepOut,
+    run: RunOut,
+    now: datetime | None = None,
+    *,
+    slots: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One run as plain JSON for ``--json``: the API's run record plus its metric, runtime,
+    and its agent's slot (``slots``: agent id -> slot, from ``slots_of``)."""
     name, _ = metric_of(sweep)
     row: dict[str, Any] = run.model_dump(mode="json")
     row["metric"] = metric_value(run, name)
     row["runtime_seconds"] = runtime_seconds(run, now)
+    if slots is not None:
+        row["slot"] = slots.get(run.agent_id) if run.agent_id else None
     return row
 
 
@@ -201,11 +226,14 @@ def runs_table(
     limit: int | None = None,
     title: str | None = None,
     compact: bool = False,
+    slots: Mapping[str, str] | None = None,
 ) -> Table:
     """The runs, best first: id, state, every parameter (dotted), the metric, runtime.
 
     ``compact`` (the quickstart's live view, in any terminal width) leaves out state, runtime
-    and the parameters that have one value in every run shown.
+    and the parameters that have one value in every run shown. With ``slots`` (agent id ->
+    slot, from ``slots_of``) and not ``compact``, a ``host`` column says where each run ran
+    (``node-1 (gpu 0)``), when any run has a host.
     """
     name, goal = metric_of(sweep)
     ordered = sort_runs(sweep, runs)
@@ -218,10 +246,15 @@ def runs_table(
         columns.update(dict.fromkeys(params))
     if compact and len(flat) > 1:
         columns = {c: None for c in columns if len({repr(p.get(c)) for p in flat}) > 1}
+    where = None
+    if slots is not None and not compact and any(run.host for run in ordered):
+        where = [run_where(run, slots) for run in ordered]
     table = Table(title=title, title_justify="left")
     table.add_column("run")
     if not compact:
         table.add_column("state")
+    if where is not None:
+        table.add_column("host")
     for column in columns:
         table.add_column(column, justify="right")
     if name is not None:
@@ -229,8 +262,10 @@ def runs_table(
         table.add_column(f"{name} {arrow}", justify="right", style="bold")
     if not compact:
         table.add_column("runtime", justify="right")
-    for run, params in zip(ordered, flat, strict=True):
+    for index, (run, params) in enumerate(zip(ordered, flat, strict=True)):
         cells: list[str | Text] = [run.id] if compact else [run.id, state_text(run)]
+        if where is not None:
+            cells.append(where[index])
         cells += [format_value(params[c]) if c in params else "" for c in columns]
         if name is not None:
             value = metric_value(run, name)

@@ -127,9 +127,13 @@ def _quickstart(console: Console, agents: int, runs: int, data_dir: Path, method
         console.print(f"  example:  {example.program} with {example.config}")
         console.print(f"  server:   {server.url} (in this process), data in {data_dir}")
         console.print(f"  sweep:    {sweep_path(sweep)}; agent output in {log_path}")
-        console.print(f"  dashboard: {server.url}/  (live while this runs)")
+        console.print(
+            f"  dashboard: {server.login_link()}  (one-time login link; live while this runs)"
+        )
         log = stack.enter_context(log_path.open("ab"))
-        fleet = stack.enter_context(_agents(agents, sweep.id, server.url, work_dir, log))
+        fleet = stack.enter_context(
+            _agents(agents, sweep.id, server.url, server.api_key, work_dir, log)
+        )
         started = time.monotonic()
         try:
             final, all_runs = _watch(console, client, sweep, fleet, started)
@@ -154,7 +158,7 @@ def _quickstart(console: Console, agents: int, runs: int, data_dir: Path, method
 
 @contextmanager
 def _agents(
-    count: int, sweep_id: str, url: str, work_dir: Path, log: IO[bytes]
+    count: int, sweep_id: str, url: str, api_key: str | None, work_dir: Path, log: IO[bytes]
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` agent processes in their own sessions (so a terminal's Ctrl-C reaches only us,
     and we stop them in order); always stopped on the way out."""
@@ -162,6 +166,8 @@ def _agents(
     env["PATH"] = os.pathsep.join([_python_dir(work_dir), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     env["HYPERSWEEP_SERVER"] = url  # the runs' init() reports here, whatever the shell had
+    if api_key is not None:  # and with this server's key, whatever the credentials file holds
+        env["HYPERSWEEP_API_KEY"] = api_key
     # Two agents on two cores: BLAS threads in each run would only fight over them.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")

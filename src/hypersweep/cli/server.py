@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -10,10 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from hypersweep.controller import AGENT_TIMEOUT
+from hypersweep.credentials import is_loopback
 from hypersweep.errors import HypersweepError, StoreError
 from hypersweep.server import serve
+from hypersweep.server._credentials import ensure_local_key, login_link
 from hypersweep.server._workers import serve_workers
-from hypersweep.store import DB_FILENAME, UPGRADE_COMMAND, default_data_dir, open_store
+from hypersweep.store import DB_FILENAME, UPGRADE_COMMAND, Store, default_data_dir, open_store
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -97,6 +100,11 @@ _store_options = [
     metavar="SECONDS",
     help="An agent silent this long is lost: its runs become crashed.",
 )
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Accept requests without an API key (only with a loopback --host).",
+)
 def server_command(
     host: str,
     port: int,
@@ -105,11 +113,21 @@ def server_command(
     log_level: str,
     workers: int,
     heartbeat_timeout: float,
+    no_auth: bool,
 ) -> None:
     """Serve the hypersweep API (and dashboard) until Ctrl-C.
 
-    Agents and training scripts reach it through --server or HYPERSWEEP_SERVER.
+    Agents and training scripts reach it through --server or HYPERSWEEP_SERVER. Every request
+    needs an API key: at start the server records an admin key for its address in your
+    credentials file (so your own CLI, agents and scripts need no setup) and prints a one-time
+    dashboard login link. Others use `hypersweep login URL` or HYPERSWEEP_API_KEY.
     """
+    if no_auth and not is_loopback(host):
+        raise click.BadParameter(
+            f"--no-auth with --host {host} would open the server to the network; use it only "
+            "with a loopback address (127.0.0.1), or give people keys (hypersweep key create)",
+            param_hint="--no-auth",
+        )
     target = store_target(data_dir, db)
     try:
         store = open_store(target)
@@ -120,11 +138,22 @@ def server_command(
         processes = f", {workers} processes" if workers > 1 else ""
         click.echo(f"hypersweep server at {url} (API {url}/api/v1, docs {url}/docs{processes})")
         click.echo(f"store: {shown(target)}")
+        if no_auth:
+            click.echo(
+                "authentication is OFF (--no-auth): anyone who can reach "
+                f"{url} may read and change every sweep"
+            )
+        else:
+            try:
+                _announce_access(store, url)
+            except HypersweepError as exc:
+                _fail(exc)
+        if workers > 1:
+            store.close()  # opened to check, migrate and make keys once; each worker opens its own
         click.echo(f"agents: HYPERSWEEP_SERVER={url} hypersweep agent SWEEP_ID  (Ctrl-C stops)")
 
     try:
         if workers > 1:
-            store.close()  # opened to check and migrate it once; each worker opens its own
             serve_workers(
                 target,
                 host,
@@ -133,6 +162,7 @@ def server_command(
                 log_level=log_level,
                 on_ready=ready,
                 heartbeat_timeout=heartbeat_timeout,
+                auth=not no_auth,
             )
         else:
             serve(
@@ -142,11 +172,25 @@ def server_command(
                 log_level=log_level,
                 on_ready=ready,
                 heartbeat_timeout=heartbeat_timeout,
+                auth=not no_auth,
             )
     except HypersweepError as exc:
         _fail(exc)
     finally:
         store.close()
+
+
+def _announce_access(store: Store, url: str) -> None:
+    """Make sure this user holds an admin key for ``url``, and print a dashboard login link."""
+    now = datetime.now(timezone.utc)
+    local = ensure_local_key(store, url, now)
+    if local.created and local.saved_to is not None:
+        click.echo(f"admin API key made and saved for {url} in {local.saved_to} (mode 0600)")
+    elif local.created:
+        click.echo(
+            f"admin API key (shown once; the credentials file could not be written): {local.secret}"
+        )
+    click.echo(f"dashboard: {login_link(store, url, now)}  (one-time login link, 24 h)")
 
 
 def _url_of(target: str) -> str:

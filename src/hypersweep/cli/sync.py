@@ -23,7 +23,9 @@ def sync_command(
 
     Each DIR is an offline-run-... directory written by hypersweep.init(), or a directory
     holding several (e.g. ./hypersweep). Runs started in a sweep go back to it; other runs need
-    --sweep. A synced directory is marked and skipped next time. Exits 1 when any run failed.
+    --sweep. A spool directory that a run left when its server was away at finish() (the run
+    printed its path) is appended to that run instead. A synced directory is marked and skipped
+    next time. Exits 1 when any run failed.
     """
     failed = 0
     with ApiClient(server) as client:

@@ -40,8 +40,9 @@ _logged_in = False
 def login(*args: Any, **kwargs: Any) -> bool:
     """``wandb.login()``: nothing to log in to; says once which server runs report to.
 
-    Accepts W&B's arguments (``key``, ``relogin``, ``host``, ...) and ignores them; the server
-    is ``$HYPERSWEEP_SERVER`` (or the local default).
+    Accepts W&B's arguments (``key``, ``relogin``, ``host``, ...) and ignores them: a W&B key
+    is not a hypersweep key. The server is ``$HYPERSWEEP_SERVER`` (or the local default); its
+    key comes from ``$HYPERSWEEP_API_KEY`` or the file ``hypersweep login`` writes.
 
     Returns:
         True, as W&B's does when logged in.
@@ -51,7 +52,8 @@ def login(*args: Any, **kwargs: Any) -> bool:
         _logged_in = True
         print(
             f"hypersweep: login() is not needed: runs report to the hypersweep server at "
-            f"{server_url()} (set HYPERSWEEP_SERVER to use another); no API key is sent",
+            f"{server_url()} (set HYPERSWEEP_SERVER to use another) with the key from "
+            "HYPERSWEEP_API_KEY or `hypersweep login`; a W&B key is not sent anywhere",
             file=sys.stderr,
         )
     return True
@@ -103,11 +105,11 @@ def alert(
 
 
 def mark_preempting() -> None:
-    """``wandb.mark_preempting()``: the agent sees the exit code itself, so nothing to mark."""
+    """``wandb.mark_preempting()``: the agent sees the SIGTERM itself, so nothing to mark."""
     warn_once(
         "mark_preempting",
-        "wandb.mark_preempting() is ignored: a preempted run ends as failed or killed from "
-        "its exit code; start an agent again to continue the sweep",
+        "wandb.mark_preempting() is ignored: the agent sees the SIGTERM itself and reports the "
+        "run preempted",
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hypersweep import errors
 from hypersweep.client._env import DEFAULT_SERVER, server_url
+from hypersweep.credentials import resolve_key
 from hypersweep.errors import ConfigIssue, HypersweepError, ServerUnavailable, Severity
 from hypersweep.protocol import (
     API_PREFIX,
@@ -29,8 +30,12 @@ from hypersweep.protocol import (
     HistoryBatch,
     HistoryRowIn,
     HistoryRowOut,
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
     OutputChunk,
     OutputOut,
+    Principal,
     RunEnded,
     RunFinish,
     RunImport,
@@ -50,6 +55,7 @@ _RUNS = TypeAdapter(list[RunOut])
 _SWEEPS = TypeAdapter(list[SweepOut])
 _AGENTS = TypeAdapter(list[AgentOut])
 _HISTORY = TypeAdapter(list[HistoryRowOut])
+_KEYS = TypeAdapter(list[KeyOut])
 
 
 def split_sweep_path(path: str) -> tuple[str | None, str]:
@@ -74,6 +80,8 @@ class ApiClient:
 
     Args:
         url: the server address (default: ``server_url()``).
+        api_key: the key to send (default: ``$HYPERSWEEP_API_KEY``, else the one recorded for
+            this server in the user's credentials file; see ``hypersweep.credentials``).
         timeout: seconds per request.
         transport: an ``httpx`` transport, e.g. ``httpx.ASGITransport(app)`` or a
             ``MockTransport`` in tests.
@@ -83,12 +91,15 @@ class ApiClient:
         self,
         url: str | None = None,
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = server_url(url)
+        key = resolve_key(self.url, api_key)
+        headers = {"Authorization": f"Bearer {key}"} if key else None
         self._http = httpx.Client(
-            base_url=self.url + API_PREFIX, timeout=timeout, transport=transport
+            base_url=self.url + API_PREFIX, timeout=timeout, transport=transport, headers=headers
         )
 
     def close(self) -> None:
@@ -99,6 +110,21 @@ class ApiClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- access ----------------------------------------------------------------------------------
+
+    def whoami(self) -> Principal:
+        return self._call("GET", "/auth", Principal)
+
+    def create_key(self, name: str, role: str = "agent") -> KeyCreated:
+        body = KeyCreate.model_validate({"name": name, "role": role})
+        return self._call("POST", "/keys", KeyCreated, body)
+
+    def list_keys(self) -> list[KeyOut]:
+        return _KEYS.validate_python(self._json("GET", "/keys"))
+
+    def revoke_key(self, key_id: str) -> KeyOut:
+        return self._call("DELETE", f"/keys/{key_id}", KeyOut)
 
     # -- health and sweeps ---------------------------------------------------------------------
 
@@ -135,8 +161,11 @@ class ApiClient:
 
     # -- agents --------------------------------------------------------------------------------
 
-    def register_agent(self, sweep_id: str, host: str, pid: int) -> AgentOut:
-        body = AgentRegister(host=host, pid=pid)
+    def register_agent(
+        self, sweep_id: str, host: str, pid: int, *, slot: str | None = None
+    ) -> AgentOut:
+        """Register an agent; ``slot`` names which of its host's agents it is (``gpu 0``)."""
+        body = AgentRegister(host=host, pid=pid, slot=slot)
         return self._call("POST", f"/sweeps/{_bare(sweep_id)}/agents", AgentOut, body)
 
     def list_agents(self, sweep_id: str) -> list[AgentOut]:
@@ -161,9 +190,17 @@ class ApiClient:
         return self._call("GET", f"/runs/{run_id}", RunOut)
 
     def start_run(
-        self, run_id: str, *, host: str | None = None, agent_id: str | None = None
+        self,
+        run_id: str,
+        *,
+        host: str | None = None,
+        agent_id: str | None = None,
+        described: Mapping[str, Any] | None = None,
     ) -> RunOut:
-        body = RunStart(host=host, agent_id=agent_id)
+        """``described``: what ``init()`` says about the run (name, tags, notes, group,
+        job_type); keys left out or None are not changed."""
+        fields = {k: v for k, v in (described or {}).items() if v is not None}
+        body = RunStart.model_validate({"host": host, "agent_id": agent_id, **fields})
         return self._call("POST", f"/runs/{run_id}/start", RunOut, body)
 
     def log_history(
@@ -182,9 +219,16 @@ class ApiClient:
         )
         return self._call("POST", f"/runs/{run_id}/history", HistoryAck, body)
 
-    def history(self, run_id: str, keys: Sequence[str] | None = None) -> list[HistoryRowOut]:
-        params = {"keys": ",".join(keys)} if keys else None
-        return _HISTORY.validate_python(self._json("GET", f"/runs/{run_id}/history", params=params))
+    def history(
+        self, run_id: str, keys: Sequence[str] | None = None, samples: int | None = None
+    ) -> list[HistoryRowOut]:
+        """The run's rows by step; ``samples``: at most that many, evenly spaced by step."""
+        params = {"keys": ",".join(keys)} if keys else {}
+        if samples is not None:
+            params["samples"] = str(samples)
+        return _HISTORY.validate_python(
+            self._json("GET", f"/runs/{run_id}/history", params=params or None)
+        )
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any]) -> RunOut:
         body = SummaryUpdate(summary=dict(summary))

@@ -200,8 +200,11 @@ def init(
     online = run_mode == "online" and sweep_id is not None
     if run_mode == "online" and sweep_id is None:
         _say_not_in_sweep(offline_path)
+    run_dir = offline_path if not online else offline_dir(base, run_id, now, prefix="run")
     settings = None
     if run_mode != "disabled":
+        described = {"tags": list(tags) if tags else None, "notes": notes, "group": group}
+        described.update(name=name, job_type=job_type)
         settings = SenderSettings(
             run_id=run_id,
             sweep_id=sweep_id,
@@ -209,6 +212,8 @@ def init(
             server=server_url(),
             offline_path=offline_path,
             agent_id=env.get("HYPERSWEEP_AGENT_ID") or None,
+            spool_dir=run_dir / "spool",
+            described=described,
         )
     extra = {
         "tags": list(tags or []),
@@ -222,7 +227,7 @@ def init(
         name=name,
         sweep_id=sweep_id,
         project=project,
-        run_dir=offline_path if not online else offline_dir(base, run_id, now, prefix="run"),
+        run_dir=run_dir,
         config=run_config,
         mode="offline" if run_mode == "online" and not online else run_mode,
         sender=settings,

@@ -3,6 +3,10 @@
 The training thread only appends under a lock and notifies; the sender thread takes whatever is
 waiting. The summary lives here too because its rule (spec §1.1: the last logged value of each
 key, unless set explicitly later) depends on the order of rows and explicit sets.
+
+At most ``memory_rows`` rows wait in memory: while the server is away, the rows beyond go to
+the spool file (``_spool``), which the sender reads back in order, so memory stays bounded
+however long the outage lasts and ``log()`` costs at most one appended line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from hypersweep.client._media import DROPPED, loggable
 from hypersweep.client._metrics import MetricRules
+from hypersweep.client._spool import MEMORY_ROWS, Spool
 
 __all__ = ["Batch", "Outbox", "Summary", "jsonable"]
 
@@ -56,10 +61,15 @@ class Outbox:
     explicit: dict[str, Any] = field(default_factory=dict)
     closing: bool = False
     rules: MetricRules = field(default_factory=MetricRules)
+    spool: Spool | None = None  # set by the sender; None: every row stays in memory
+    memory_rows: int = MEMORY_ROWS
+    spool_error: str | None = None  # why the last spooled row could not be written
+    dropped: int = 0  # rows lost because the spool could not be written
+    keep_rows: bool = True  # False for a run with no sender (disabled): nobody takes rows
 
     def add_row(self, step: int, metrics: dict[str, Any]) -> None:
         with self.cond:
-            self.rows.append((step, metrics))
+            self._keep(step, metrics)
             for key, value in metrics.items():
                 ruled, chosen = self.rules.summarize(key, value)
                 if not ruled:
@@ -75,6 +85,50 @@ class Outbox:
                     self.explicit[key] = chosen
             self.cond.notify_all()
 
+    def _keep(self, step: int, metrics: dict[str, Any]) -> None:
+        if not self.keep_rows:
+            return
+        spool = self.spool
+        # once a row is spooled, later rows follow it there until the spool is drained: the
+        # rows in memory are then always older than those in the file
+        if spool is None or not (spool.rows or len(self.rows) >= self.memory_rows):
+            self.rows.append((step, metrics))
+            return
+        try:
+            spool.append(step, metrics)
+        except OSError as exc:
+            self.spool_error = str(exc)
+            if spool.rows:  # memory is full and the row cannot go after the spooled ones
+                self.dropped += 1
+            else:  # nothing spooled yet: memory keeps it, over the bound, rather than lose it
+                self.rows.append((step, metrics))
+
+    def spooled(self) -> int:
+        """Rows waiting in the spool file; call under ``cond``."""
+        return self.spool.rows if self.spool is not None else 0
+
+    def refill(self, limit: int) -> None:
+        """Bring up to ``limit`` spooled rows back into memory, behind the rows there, when
+        fewer than ``limit`` wait in memory (sender thread; the file is read outside the lock,
+        so ``log()`` never waits for it)."""
+        with self.cond:
+            spool = self.spool
+            if spool is None or not spool.rows or len(self.rows) >= limit:
+                return
+            start, end = spool.claim()
+        try:
+            rows, offset = spool.read(start, end, limit)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            with self.cond:  # unreadable: the rows are lost, but the run goes on
+                self.spool_error = f"{spool.path}: {exc}"
+                self.dropped += spool.rows
+                spool.consumed(end, spool.rows)
+            return
+        with self.cond:
+            # rows logged meanwhile went to the spool (it was not empty), so these are older
+            self.rows.extend(rows)
+            spool.consumed(offset, len(rows))
+
     def set_summary(self, values: Mapping[str, Any]) -> None:
         with self.cond:
             self.summary.update(values)
@@ -82,15 +136,17 @@ class Outbox:
             self.cond.notify_all()
 
     def pending(self) -> int:
-        """How many rows (plus one for explicit summary keys) wait; call under ``cond``."""
-        return len(self.rows) + (1 if self.explicit else 0)
+        """How many rows (plus one for explicit summary keys) wait, in memory or spooled; call
+        under ``cond``."""
+        return len(self.rows) + self.spooled() + (1 if self.explicit else 0)
 
     def take(self, max_rows: int) -> Batch:
-        """Remove and return up to ``max_rows`` rows and the explicit summary keys."""
+        """Remove and return up to ``max_rows`` rows in memory and the explicit summary keys."""
         with self.cond:
             rows, self.rows = self.rows[:max_rows], self.rows[max_rows:]
             explicit: dict[str, Any] = {}
-            if not self.rows:  # explicit keys go with the last rows so they land after them
+            # explicit keys go with the last rows so they land after them
+            if not self.rows and not self.spooled():
                 explicit, self.explicit = self.explicit, {}
             return Batch(rows, explicit, dict(self.summary))
 

@@ -33,7 +33,6 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from hypersweep.client._config import warn_once
 from hypersweep.client._http import ApiClient, split_sweep_path
 from hypersweep.errors import HypersweepError, NotFoundError
 from hypersweep.protocol import RunOut, SweepOut
@@ -64,7 +63,8 @@ class Api:
 
     Args:
         server: the server address (default ``$HYPERSWEEP_SERVER``, else the local default).
-        api_key: accepted for W&B scripts; hypersweep servers take no key.
+        api_key: the server's API key (default ``$HYPERSWEEP_API_KEY``, else the key recorded
+            by ``hypersweep login`` or by a server started on this machine).
         overrides: W&B's overrides; ``project`` is the default project of ``runs()`` and of
             paths without one, ``base_url`` the server when ``server`` is not given.
         timeout: seconds per request (default 30).
@@ -80,11 +80,9 @@ class Api:
         client: ApiClient | None = None,
     ) -> None:
         self._overrides = dict(overrides or {})
-        if api_key is not None:
-            warn_once("api_key", "Api(api_key=...) is ignored: hypersweep servers take no key")
         url = server or self._overrides.get("base_url") or None
         self._owns_client = client is None
-        self._client = client or ApiClient(url, timeout=timeout or 30.0)
+        self._client = client or ApiClient(url, api_key=api_key, timeout=timeout or 30.0)
         self._sweeps: dict[str, SweepOut] = {}
 
     @property

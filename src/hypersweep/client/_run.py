@@ -74,7 +74,7 @@ class Run:
         self._dir = run_dir
         self._mode = mode
         self.config = config
-        self._box = Outbox()
+        self._box = Outbox(keep_rows=sender is not None)  # disabled: nobody takes the rows
         self.summary = Summary(self._box)
         self._extra = dict(extra or {})
         self._sweep_params = dict(sweep_params) if sweep_params is not None else None

@@ -9,24 +9,28 @@ interval.
 Failures never reach the training script:
 
 - server unreachable when the run starts -> the run is written offline (and says so once);
-- server unreachable later, or answering 5xx -> the batch goes back to the front of the outbox
-  and is retried with exponential backoff (rows stay in memory until the server is back);
+- server unreachable later, or answering 5xx -> the batch is held and re-sent unchanged (same
+  batch number, so the server stores it once) with exponential backoff and jitter; rows logged
+  meanwhile wait in memory up to ``memory_rows``, beyond that in a spool file in the run's
+  directory (``_spool``), and go out in order once the server is back;
+- server still away when ``finish()``'s time is up -> everything undelivered is left in the
+  spool directory as an offline run, and the run says which ``hypersweep sync`` uploads it;
 - server refusing a batch (4xx: the run ended or is unknown) -> it is dropped with a warning.
 """
 
 from __future__ import annotations
 
-import random
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hypersweep.client import _spool
 from hypersweep.client._outbox import Batch, Outbox
 from hypersweep.errors import HypersweepError, ServerUnavailable
 
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Ending", "Sender", "SenderSettings", "note"]
 
 _MAX_BACKOFF = 5.0  # seconds: a restarted server is found again within this
+_FIRST_BACKOFF = 0.5  # seconds: the window of the first retry; it doubles per failure
 AGENT_RUN_CONNECT_WINDOW = 60.0  # seconds an agent's run waits for its server at start
 
 
@@ -58,6 +63,12 @@ class SenderSettings:
     interval: float = 0.5
     max_rows: int = 1000
     connect_window: float = 5.0
+    # undelivered rows kept in memory, the rest are spooled; None: _spool.MEMORY_ROWS, read
+    # when the run starts (so a test can lower it for the runs init() makes)
+    memory_rows: int | None = None
+    spool_dir: Path | None = None  # default: ``spool`` in the run's directory (see spool_path)
+    # what init() says about the run (name, tags, notes, group, job_type), sent at its start
+    described: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A run an agent launched belongs to a server that is up (the agent just talked to
@@ -67,6 +78,16 @@ class SenderSettings:
             self.connect_window = max(self.connect_window, AGENT_RUN_CONNECT_WINDOW)
 
     transport: Any = None  # an httpx transport, for tests
+
+    def spool_path(self) -> Path:
+        """``spool_dir``, else ``<base>/hypersweep/run-<time>-<id>/spool``: the online run's
+        directory (``run.dir``), which init() names like the offline path but for the prefix."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        name = self.offline_path.name
+        if name.startswith("offline-run-"):
+            name = "run-" + name.removeprefix("offline-run-")
+        return self.offline_path.with_name(name) / "spool"
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,34 @@ class _Sink(Protocol):
     def deliver(self, batch: Batch, number: int) -> tuple[bool, str | None]: ...
     def finish(self, ending: Ending, summary: dict[str, Any]) -> None: ...
     def close(self) -> None: ...
+
+
+class _Backoff:
+    """Delays between retries: tenacity's exponential backoff with full jitter (a random delay
+    in a window that doubles per failure: 0.5, 1, 2, 4 s), so the runs of a sweep do not all
+    retry in step after an outage; capped at ``_MAX_BACKOFF`` (5 s), so a server that is back
+    is found again within 5 s.
+
+    Only tenacity's wait strategy is used, not its ``Retrying`` loop: the sender must keep
+    waking while it waits (``finish()``'s deadline, rows piling up), so it waits on the
+    outbox's condition until the time this gives, instead of sleeping in a retry loop.
+    """
+
+    def __init__(self) -> None:
+        import tenacity  # here, on the sender thread: ~80 ms that the training thread skips
+
+        self._wait = tenacity.wait_random_exponential(multiplier=_FIRST_BACKOFF, max=_MAX_BACKOFF)
+        self._state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """Count a failure and return the seconds to wait before the next try."""
+        self.failures += 1
+        self._state.attempt_number = self.failures
+        return float(self._wait(self._state))
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 class _Retry(Exception):
@@ -161,6 +210,13 @@ class Sender:
     _thread: threading.Thread | None = field(default=None, init=False)
     _warned: set[str] = field(default_factory=set, init=False)
 
+    def __post_init__(self) -> None:
+        # the spool file is created only when rows overflow memory, so this costs no I/O
+        with self.box.cond:
+            rows = self.settings.memory_rows
+            self.box.memory_rows = _spool.MEMORY_ROWS if rows is None else rows
+            self.box.spool = _spool.Spool(self.settings.spool_path())
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="hypersweep-sender", daemon=True)
         self._thread.start()
@@ -175,9 +231,11 @@ class Sender:
         if self._thread is not None:
             self._thread.join(timeout + 1.0)
             if self._thread.is_alive():  # stuck in a request: the pump cannot say it
+                with self.box.cond:
+                    waiting = len(self.box.rows) + self.box.spooled()
                 note(
                     f"gave up delivering run {self.settings.run_id} after {timeout:.0f} s; "
-                    f"{len(self.box.rows)} rows may not have been delivered"
+                    f"{waiting} rows may not have been delivered"
                 )
 
     # -- the thread ----------------------------------------------------------------------------
@@ -210,7 +268,10 @@ class Sender:
         while True:
             try:
                 run = client.start_run(
-                    self.settings.run_id, host=socket.gethostname(), agent_id=self.settings.agent_id
+                    self.settings.run_id,
+                    host=socket.gethostname(),
+                    agent_id=self.settings.agent_id,
+                    described=self.settings.described,
                 )
             except ServerUnavailable:
                 if time.monotonic() + delay > deadline:
@@ -242,15 +303,17 @@ class Sender:
 
     def _pump(self, sink: _Sink) -> None:
         box = self.box
+        max_rows = self.settings.max_rows
         last_send = float("-inf")
         retry_at = float("-inf")
-        failures = 0
+        backoff = _Backoff()
         # Batch numbers let the server store a retried batch once. They start from the clock
         # (microseconds) so that a later sender of the same run id (a reinit, a restarted
         # process) never reuses a number the server has seen.
         number = time.time_ns() // 1000
         held: Batch | None = None  # a batch that failed: re-sent as it was, with its number
         while True:
+            gave_up = False
             with box.cond:
                 while True:
                     now = time.monotonic()
@@ -258,22 +321,22 @@ class Sender:
                     due = max(last_send + self.settings.interval, retry_at)
                     if waiting and (now >= due or (box.closing and now >= retry_at)):
                         break
-                    if waiting >= self.settings.max_rows and now >= retry_at:
+                    if waiting >= max_rows and now >= retry_at:
                         break
                     if box.closing and not waiting:
                         break
                     if box.closing and now >= self._deadline:
-                        note(
-                            f"gave up delivering run {self.settings.run_id}: "
-                            f"{len(box.rows) + (len(held.rows) if held else 0)} rows were not "
-                            "delivered"
-                        )
-                        return
+                        gave_up = True
+                        break
                     box.cond.wait(max(0.01, min(due, self._deadline) - now) if waiting else None)
                 if box.closing and not waiting:
                     break
+            if gave_up:
+                self._leave(held, number)
+                return
             if held is None:
-                batch = box.take(self.settings.max_rows)
+                box.refill(max_rows)
+                batch = box.take(max_rows)
                 number += 1
             else:
                 batch = held
@@ -281,11 +344,9 @@ class Sender:
                 stop, reason = sink.deliver(batch, number)
             except _Retry as exc:
                 held = batch
-                failures += 1
-                # jittered, so many runs do not retry in step after an outage
-                backoff = min(0.25 * 2**failures, _MAX_BACKOFF) * random.uniform(0.5, 1.0)
-                retry_at = time.monotonic() + backoff
+                retry_at = time.monotonic() + backoff.next_delay()
                 self._warn_once("retry", f"{exc.cause}; keeping the rows and retrying")
+                self._warn_spool()
                 continue
             except Exception as exc:  # refused (4xx), disk full, a bug: never kill the thread
                 held = None
@@ -294,19 +355,86 @@ class Sender:
                 )
                 continue
             held = None
-            if failures:
+            if backoff.failures:
                 note(f"delivering run {self.settings.run_id} again")
-            failures = 0
+                self._warned.discard("retry")  # so that the next outage is reported too
+            backoff.reset()
+            self._warn_spool()
             last_send = time.monotonic()
             if stop:
                 self.on_stop(reason)
-        self._finish(sink)
+        self._finish(sink, number)
 
-    def _finish(self, sink: _Sink) -> None:
+    def _warn_spool(self) -> None:
+        with self.box.cond:
+            spool, error, dropped = self.box.spool, self.box.spool_error, self.box.dropped
+            spooled, bound = self.box.spooled(), self.box.memory_rows
+        if spooled and spool is not None:
+            self._warn_once(
+                "spool",
+                f"more than {bound} rows of run {self.settings.run_id} wait "
+                f"for the server; the rest are kept in {spool.path} until it is back",
+            )
+        if error is not None:
+            self._warn_once(
+                "spool-error",
+                f"cannot write the spool of run {self.settings.run_id} ({error}); "
+                f"{dropped} rows were lost so far; free disk space or make "
+                f"{spool.directory if spool else 'the run directory'} writable",
+            )
+
+    def _leave(self, held: Batch | None, number: int, why: str | None = None) -> None:
+        """``finish()``'s time is up and the server is away: leave what was not delivered (and
+        the run's end) in the spool directory, with the held batch's number, for ``hypersweep
+        sync``; ``number`` is the last batch number used."""
+        box, ending = self.box, self._ending
+        with box.cond:
+            spool = box.spool
+            memory = list(box.rows)
+            summary = dict(box.summary)
+            spooled = box.spooled()
+        rows = (held.rows if held else []) + memory
+        count = len(rows) + spooled
+        if spool is None or ending is None:  # not reached: close() sets both
+            note(f"gave up delivering run {self.settings.run_id}: {count} rows were not delivered")
+            return
+        meta = {
+            **self.meta(),
+            "summary": summary,
+            "state": ending.state,
+            "exit_code": ending.exit_code,
+            "ended_at": datetime.now(timezone.utc).isoformat(),
+            "post_finish": ending.post_finish,
+            "server": self.settings.server,
+            # the first rows (held_rows of them) were sent as batch `batch` and may be stored:
+            # sync re-sends them with that number, and the rest as batch + 1, + 2, ...
+            "batch": number if held else number + 1,
+            "held_rows": len(held.rows) if held else 0,
+        }
+        try:
+            path = spool.leave(rows, meta)
+        except OSError as exc:
+            note(
+                f"gave up delivering run {self.settings.run_id}: {count} rows were not "
+                f"delivered and cannot be kept in {spool.directory} ({exc})"
+            )
+            return
+        command = f"`hypersweep sync {path} --server {self.settings.server}`"
+        if count:
+            lost = f"{count} rows of run {self.settings.run_id} were not delivered"
+        else:
+            lost = f"the end of run {self.settings.run_id} was not recorded"
+        note(
+            f"the server at {self.settings.server} did not answer before finish() gave up"
+            f"{f' ({why})' if why else ''}: {lost} and {'are' if count else 'is'} kept in "
+            f"{path}; upload {'them' if count else 'it'} when it is back with {command}"
+        )
+
+    def _finish(self, sink: _Sink, number: int) -> None:
         ending = self._ending
         if ending is None:
             return
-        delay = 0.25
+        backoff = _Backoff()
         while True:
             with self.box.cond:
                 summary = dict(self.box.summary)
@@ -314,11 +442,12 @@ class Sender:
                 sink.finish(ending, summary)
                 return
             except _Retry as exc:
+                delay = backoff.next_delay()
                 if time.monotonic() + delay > self._deadline:
-                    note(f"could not report the end of run {self.settings.run_id}: {exc.cause}")
+                    # every row arrived: the spool left carries only the end, for sync
+                    self._leave(None, number, why=str(exc.cause))
                     return
                 time.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF)
             except Exception as exc:
                 note(f"could not report the end of run {self.settings.run_id}: {exc}")
                 return

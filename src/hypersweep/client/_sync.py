@@ -2,6 +2,13 @@
 
 The run keeps its id, so a run that fell back offline lands under the id its sweep gave it.
 After an upload the directory gets a ``.synced`` marker and a second sync skips it.
+
+A spool left by an online run whose server was away when it finished (``run.json`` with
+``"kind": "spool"``, see ``_spool``) is not imported but appended to that run, which the server
+already has: its rows as history batches numbered from the ``batch`` in ``run.json`` (so the
+batch the run may have delivered without hearing back is stored once, and a second attempt
+after a partial upload stores nothing twice), then its summary and, unless an agent reports
+it, its end.
 """
 
 from __future__ import annotations
@@ -10,11 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hypersweep.client._http import ApiClient
-from hypersweep.client._offline import mark_synced, read_offline_run, read_synced
+from hypersweep.client._offline import OfflineRun, mark_synced, read_offline_run, read_synced
+from hypersweep.client._spool import SPOOL_KIND
 from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
 from hypersweep.protocol import HistoryRowIn, RunImport
 
 __all__ = ["SyncResult", "sync_run"]
+
+_BATCH_ROWS = 1000  # rows per history request, as the sender sends them
+_ENDED = ("finished", "failed", "crashed", "killed")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ def sync_run(
         run = read_offline_run(path)
     except HypersweepError as exc:
         return SyncResult(path, "failed", str(exc))
+    if run.meta.get("kind") == SPOOL_KIND:
+        return _append_spool(client, run, new_id=new_id)
     sweep_id = sweep or run.meta.get("sweep_id")
     if not sweep_id:
         return SyncResult(
@@ -84,4 +97,53 @@ def sync_run(
         "synced",
         f"{path}: synced run {created.id} ({created.state.value}, {rows} rows) to sweep "
         f"{created.sweep_id}",
+    )
+
+
+def _append_spool(client: ApiClient, run: OfflineRun, *, new_id: bool) -> SyncResult:
+    """Append a leftover spool to its run on the server; see the module docstring."""
+    path, meta = run.path, run.meta
+    run_id = str(meta["id"])
+    if new_id:
+        return SyncResult(
+            path,
+            "failed",
+            f"{path}: holds the last rows of run {run_id}, which the server has; sync it "
+            "without --new-id to append them",
+        )
+    try:
+        first = int(meta["batch"])
+        held = int(meta.get("held_rows") or 0)
+    except (KeyError, TypeError, ValueError):
+        return SyncResult(path, "failed", f"{path}/run.json: no batch number in it; was it edited?")
+    rows = run.history
+    chunks = [rows[:held]] if held else []
+    chunks += [rows[i : i + _BATCH_ROWS] for i in range(held, len(rows), _BATCH_ROWS)]
+    summary = meta.get("summary") or {}
+    state = str(meta.get("state") or "running")
+    exit_code = meta.get("exit_code")
+    try:
+        for offset, chunk in enumerate(chunks):
+            client.log_history(run_id, chunk, batch=first + offset)
+        if summary:
+            client.set_summary(run_id, dict(summary))
+        if meta.get("post_finish") and state in _ENDED:
+            client.finish_run(run_id, exit_code=exit_code if isinstance(exit_code, int) else None)
+    except NotFoundError as exc:
+        return SyncResult(path, "failed", f"{path}: {exc}; is --server the run's server?")
+    except ConflictError as exc:
+        return SyncResult(
+            path,
+            "failed",
+            f"{path}: run {run_id} can no longer take rows ({exc}); its {len(rows)} spooled "
+            f"rows stay in {path}",
+        )
+    except HypersweepError as exc:
+        return SyncResult(path, "failed", f"{path}: {exc}; sync again when the server answers")
+    mark_synced(path, sweep_id=str(meta.get("sweep_id") or ""), server=client.url, run_id=run_id)
+    return SyncResult(
+        path,
+        "synced",
+        f"{path}: appended {len(rows)} spooled rows to run {run_id} of sweep "
+        f"{meta.get('sweep_id')}",
     )

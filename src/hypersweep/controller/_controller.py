@@ -14,7 +14,7 @@ from typing import Any
 
 from hypersweep import engine
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
-from hypersweep.controller._retry import next_retry
+from hypersweep.controller._retry import next_preempted_rerun, next_retry
 from hypersweep.controller._series import Row, SeriesCache
 from hypersweep.controller._summary import counts_against_cap, finite, reaches
 from hypersweep.domain import RunState
@@ -204,8 +204,18 @@ class Controller:
         outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
 
         def make_params(records: Sequence[RunRecord]) -> NewRun | None:
+            # before run_cap: W&B resumes a preempted run, which is not a new run (spec §8.2)
+            again = next_preempted_rerun(records, config.retry)
+            if again is not None:
+                return again
             if config.run_cap is not None:
-                counted = sum(1 for run in records if counts_against_cap(run))
+                # a preempted attempt is not counted: its re-run is, so the logical run counts
+                # once, as W&B's resumed run does (spec §4.6, §8.2)
+                counted = sum(
+                    1
+                    for run in records
+                    if run.state is not RunState.PREEMPTED and counts_against_cap(run)
+                )
                 if counted >= config.run_cap:
                     outcome["why"] = (
                         f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs"
@@ -295,11 +305,25 @@ class Controller:
         return answer
 
     def start_run(
-        self, run_id: str, now: datetime, *, host: str | None = None, agent_id: str | None = None
+        self,
+        run_id: str,
+        now: datetime,
+        *,
+        host: str | None = None,
+        agent_id: str | None = None,
+        name: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> RunRecord:
-        """The run's process started: pending -> running (again: no change)."""
+        """The run's process started: pending -> running (again: no change). ``name`` and
+        ``meta`` (tags, notes, group, job_type) are what ``init()`` says about the run."""
         return self.store.update_run(
-            run_id, now, state=RunState.RUNNING, host=host, agent_id=agent_id
+            run_id,
+            now,
+            state=RunState.RUNNING,
+            host=host,
+            agent_id=agent_id,
+            name=name,
+            meta=meta,
         )
 
     def set_summary(self, run_id: str, summary: Mapping[str, Any], now: datetime) -> RunRecord:
@@ -319,6 +343,8 @@ class Controller:
         """
         run = self.store.get_run(run_id)
         final = final_state(run, exit_code, state)
+        if final is RunState.PREEMPTED:
+            return self._preempt(run, now, exit_code)
         if run.is_terminal:
             if final is run.state and exit_code in (None, run.exit_code):
                 return run
@@ -328,6 +354,32 @@ class Controller:
                 f"{final.value}; a run's end is recorded once"
             )
         return self.store.update_run(run_id, now, state=final, exit_code=exit_code)
+
+    def _preempt(self, run: RunRecord, now: datetime, exit_code: int | None) -> RunRecord:
+        """Record a preemption: through preempting, the store's only way in (a repeat: as is).
+
+        Raises:
+            ConflictError: the run already ended otherwise.
+        """
+        if run.state is RunState.PREEMPTED and exit_code in (None, run.exit_code):
+            return run
+        if run.state is RunState.PENDING:  # preempted before its start was recorded
+            run = self.store.update_run(run.id, now, state=RunState.RUNNING)
+        if run.state is RunState.RUNNING:
+            run = self.store.update_run(run.id, now, state=RunState.PREEMPTING)
+        if run.state is not RunState.PREEMPTING:
+            raise ConflictError(
+                f"run {run.id} already ended {run.state.value} and cannot become preempted; "
+                "a run's end is recorded once"
+            )
+        code = f"exit code {exit_code}" if exit_code is not None else "no exit code"
+        return self.store.update_run(
+            run.id,
+            now,
+            state=RunState.PREEMPTED,
+            exit_code=exit_code,
+            stop_reason=f"preempted: SIGTERM from outside the agent ({code})",
+        )
 
     def import_run(
         self,
@@ -379,11 +431,19 @@ def final_state(run: RunRecord, exit_code: int | None, state: str | None) -> Run
     """The state a run ends in (``protocol.RunFinish``).
 
     Without ``state``: stopped -> killed; exit code 0 or none -> finished; > 0 -> failed;
-    < 0 (a signal) -> killed. A stopped run is killed whatever it reports (spec §5.7).
+    < 0 (a signal) -> killed. A stopped run is killed whatever it reports (spec §5.7), also
+    when its agent reports it ``preempted``: it was meant to end, not to run again. Only the
+    agent tells a preemption (a SIGTERM it did not send) from its own stop, so a bare exit
+    code never means preempted.
     """
     if state is not None:
         chosen = RunState(state)
-        if run.stopped and chosen in (RunState.FINISHED, RunState.FAILED, RunState.CRASHED):
+        if run.stopped and chosen in (
+            RunState.FINISHED,
+            RunState.FAILED,
+            RunState.CRASHED,
+            RunState.PREEMPTED,
+        ):
             return RunState.KILLED  # spec §5.7: a stopped run ends killed however it exited
         return chosen
     if run.stopped:

@@ -3,6 +3,14 @@
 A run and its re-runs form one logical run: each re-run's ``search_info`` carries ``retry_of``
 (the first run's id) and ``attempt`` (2, 3, ...). A logical run is re-run when its latest
 attempt ended in one of the policy's states and it has had fewer than ``max_retries`` re-runs.
+
+Preempted runs are run again without ``retry:`` too: W&B re-queues them (spec §8.2, "requeued
+as `resume` to the next idle agent with the same run id and params"). We re-run the parameters
+as a new attempt rather than reuse the id **[deviation]**: a new run goes through
+``assign_run``'s one transaction, so exactly one agent gets it (spec §11 MUST), and the new
+program's history does not mix with the preempted one's. A ``retry:`` whose ``on`` lists
+``preempted`` sets the limit; otherwise ``PREEMPTED_RETRIES`` does, so that a program that
+SIGTERMs itself is not run for ever.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from collections.abc import Sequence
 from hypersweep.config import RetryPolicy
 from hypersweep.store import NewRun, RunRecord
 
-__all__ = ["attempt_of", "next_retry", "root_of"]
+__all__ = ["PREEMPTED_RETRIES", "attempt_of", "next_preempted_rerun", "next_retry", "root_of"]
+
+#: Re-runs of a preempted logical run when ``retry:`` does not list ``preempted``.
+PREEMPTED_RETRIES = 3
+_PREEMPTED = frozenset({"preempted"})
 
 
 def root_of(run: RunRecord) -> str:
@@ -39,3 +51,12 @@ def next_retry(runs: Sequence[RunRecord], policy: RetryPolicy) -> NewRun | None:
             info = {**run.search_info, "retry_of": root, "attempt": attempt_of(run) + 1}
             return NewRun(run.params, info)
     return None
+
+
+def next_preempted_rerun(runs: Sequence[RunRecord], policy: RetryPolicy | None) -> NewRun | None:
+    """The oldest preempted logical run due a re-run (see the module), or None."""
+    if policy is not None and "preempted" in policy.on:
+        limit = policy.max_retries
+    else:
+        limit = PREEMPTED_RETRIES
+    return next_retry(runs, RetryPolicy(limit, _PREEMPTED))

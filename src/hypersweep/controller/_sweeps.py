@@ -105,8 +105,13 @@ def _kill_runs(store: Store, sweep_id: str, now: datetime) -> None:
             continue  # it ended meanwhile: nothing to kill
 
 
-def register_agent(store: Store, sweep_id: str, host: str, pid: int, now: datetime) -> AgentRecord:
+def register_agent(
+    store: Store, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
+) -> AgentRecord:
     """Register an agent of a sweep that still hands out runs.
+
+    ``slot`` says which of its host's agents it is (``gpu 0``, ``slot 2/4``), so the dashboard
+    can tell the agents of one ``--gpus`` or ``--parallel`` fleet apart.
 
     Raises:
         ConflictError: the sweep is finished or canceled (W&B answers ``Sweep X is not running``).
@@ -118,4 +123,4 @@ def register_agent(store: Store, sweep_id: str, host: str, pid: int, now: dateti
             f"Sweep {sweep.id} is not running (it is {sweep.state.value}); resume it first to "
             "start agents on it"
         )
-    return store.register_agent(sweep.id, host, pid, now)
+    return store.register_agent(sweep.id, host, pid, now, slot=slot)

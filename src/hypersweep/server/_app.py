@@ -22,9 +22,11 @@ from hypersweep.controller import AGENT_TIMEOUT, Controller
 from hypersweep.dashboard import dashboard_router
 from hypersweep.errors import ConfigError, HypersweepError
 from hypersweep.protocol import API_PREFIX, ErrorBody
-from hypersweep.server import agents, events, health, importance, runs, sweeps
+from hypersweep.server import agents, events, health, importance, keys, login, runs, sweeps
+from hypersweep.server._auth import AuthGate
 from hypersweep.server._context import AppContext
 from hypersweep.server._convert import issue_out
+from hypersweep.server._limits import BodySizeLimit
 from hypersweep.server._reaper import Reaper
 from hypersweep.store import Store
 
@@ -40,6 +42,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
+    auth: bool = True,
 ) -> FastAPI:
     """The hypersweep HTTP API (``/api/v1``) over ``store``.
 
@@ -48,6 +51,8 @@ def create_app(
         clock: returns the current UTC time (default: the system clock); tests pass a fake.
         heartbeat_timeout: seconds after which a silent agent's runs are crashed; while the app
             runs (its lifespan) a timer checks for such agents a few times per timeout.
+        auth: refuse requests without a valid API key or session (``server/_auth.py``); off
+            only for ``hypersweep server --no-auth`` on a loopback address.
 
     The OpenAPI schema is at ``/api/v1/openapi.json`` and the interactive docs at ``/docs``.
     """
@@ -69,12 +74,18 @@ def create_app(
         version=__version__,
         description="Self-hosted hyperparameter sweeps that speak W&B's sweep YAML.",
         openapi_url=f"{API_PREFIX}/openapi.json",
+        # every error answer is an ErrorBody; listed so clients and the API fuzzer know them
+        responses={code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)},
     )
+    app.add_middleware(BodySizeLimit)
     app.state.hypersweep = AppContext(store, controller, now)
     # events and importance first: sweeps' /sweeps/{project}/{sweep} would take their paths
-    for module in (health, events, importance, sweeps, agents, runs):
+    for module in (health, events, importance, sweeps, agents, runs, keys):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(login.router)
     app.include_router(dashboard_router())
+    if auth:
+        app.add_middleware(AuthGate, store=store, now=now)
     app.add_exception_handler(HypersweepError, _hypersweep_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -20,6 +20,7 @@ __all__ = [
     "INT_MIN",
     "NAME_LENGTH",
     "PROJECT_LENGTH",
+    "TAG_LENGTH",
     "RequestCheck",
     "agent_out",
     "command_out",
@@ -36,6 +37,8 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 ID_LENGTH = 64
 PROJECT_LENGTH = 128
 NAME_LENGTH = 256
+#: W&B's limit on a tag and on job_type
+TAG_LENGTH = 64
 
 
 def sweep_out(store: Store, sweep: SweepRecord) -> p.SweepOut:
@@ -76,6 +79,10 @@ def run_out(run: RunRecord) -> p.RunOut:
         stop_reason=run.stop_reason,
         retry_of=root_of(run) if attempt_of(run) > 1 else None,
         attempt=attempt_of(run),
+        tags=list(run.meta.get("tags") or []),
+        notes=run.meta.get("notes"),
+        group=run.meta.get("group"),
+        job_type=run.meta.get("job_type"),
     )
 
 
@@ -85,6 +92,7 @@ def agent_out(agent: AgentRecord) -> p.AgentOut:
         sweep_id=agent.sweep_id,
         host=agent.host,
         pid=agent.pid,
+        slot=agent.slot,
         state=agent.state.value,
         created_at=agent.created_at,
         last_heartbeat=agent.last_heartbeat,

@@ -7,19 +7,22 @@ free port whose number is known before the first request.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import ClassVar
 
 import uvicorn
 
 from hypersweep.controller import AGENT_TIMEOUT
+from hypersweep.credentials import forget_key
 from hypersweep.errors import HypersweepError
 from hypersweep.server._app import create_app
+from hypersweep.server._credentials import LocalKey, ensure_local_key, login_link
 from hypersweep.store import Store
 
 __all__ = ["EmbeddedServer", "PortInUse", "bind", "serve"]
@@ -40,7 +43,9 @@ def bind(host: str, port: int) -> socket.socket:
         PortInUse: another program listens there, or the address is not this machine's.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that say
+    # so; without it every answer on a kept-alive connection waits ~40 ms for a delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -73,6 +78,7 @@ def serve(
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
     heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
+    auth: bool = True,
 ) -> None:
     """Serve the API until Ctrl-C or SIGTERM (uvicorn shuts down gracefully).
 
@@ -85,7 +91,7 @@ def serve(
     sock = bind(host, port)
     try:
         config = uvicorn.Config(
-            create_app(store, heartbeat_timeout=heartbeat_timeout),
+            create_app(store, heartbeat_timeout=heartbeat_timeout, auth=auth),
             log_level=log_level,
             access_log=log_level == "debug",
             timeout_graceful_shutdown=10,
@@ -109,7 +115,11 @@ class EmbeddedServer:
         store: the store to serve (not closed on exit: it is the caller's).
         host: the address to listen on.
         port: 0 picks a free port.
-        clock, heartbeat_timeout: passed to ``create_app``.
+        clock, heartbeat_timeout, auth: passed to ``create_app``.
+
+    With ``auth`` (the default) the user's credentials file gets an admin key for the server's
+    address at start (``api_key``), so clients in this process and in child processes find it;
+    an entry made for a port picked at random is removed again on exit.
     """
 
     def __init__(
@@ -120,8 +130,12 @@ class EmbeddedServer:
         *,
         clock: Callable[[], datetime] | None = None,
         heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
+        auth: bool = True,
     ) -> None:
         self.store = store
+        self._auth = auth
+        self.api_key: str | None = None
+        self._minted: LocalKey | None = None
         self._heartbeat_timeout = heartbeat_timeout
         self._host = host
         self._port = port
@@ -134,9 +148,20 @@ class EmbeddedServer:
     def __enter__(self) -> EmbeddedServer:
         self._socket = bind(self._host, self._port)
         self.url = url_of(self._socket)
+        now = self._clock or (lambda: datetime.now(timezone.utc))
+        if self._auth:
+            local = ensure_local_key(self.store, self.url, now())
+            self.api_key = local.secret
+            self._minted = local if local.created and self._port == 0 else None
+        app = create_app(
+            self.store,
+            clock=self._clock,
+            heartbeat_timeout=self._heartbeat_timeout,
+            auth=self._auth,
+        )
         # log_config=None leaves the host program's logging alone
         config = uvicorn.Config(
-            create_app(self.store, clock=self._clock, heartbeat_timeout=self._heartbeat_timeout),
+            app,
             log_config=None,
             log_level="warning",
             access_log=False,
@@ -164,4 +189,13 @@ class EmbeddedServer:
             self._thread.join()
         if self._socket is not None:
             self._socket.close()
+        if self._minted is not None:
+            with contextlib.suppress(HypersweepError):
+                forget_key(self.url, self._minted.secret)
         self._server = self._thread = self._socket = None
+        self._minted = None
+
+    def login_link(self) -> str:
+        """A one-time link that opens the dashboard logged in (see ``server/login.py``)."""
+        now = self._clock or (lambda: datetime.now(timezone.utc))
+        return login_link(self.store, self.url, now())

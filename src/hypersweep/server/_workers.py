@@ -26,12 +26,14 @@ __all__ = ["app_from_env", "serve_workers"]
 #: How the parent tells each worker process which database to open, and the lease.
 DB_ENV = "HYPERSWEEP_WORKER_DB"
 TIMEOUT_ENV = "HYPERSWEEP_WORKER_HEARTBEAT_TIMEOUT"
+NO_AUTH_ENV = "HYPERSWEEP_WORKER_NO_AUTH"
 
 
 def app_from_env() -> FastAPI:
     """The app of one worker process, over the store named by ``HYPERSWEEP_WORKER_DB``."""
     timeout = float(os.environ.get(TIMEOUT_ENV, AGENT_TIMEOUT.total_seconds()))
-    return create_app(open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout)
+    auth = os.environ.get(NO_AUTH_ENV) != "1"
+    return create_app(open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout, auth=auth)
 
 
 def serve_workers(
@@ -43,6 +45,7 @@ def serve_workers(
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
     heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
+    auth: bool = True,
 ) -> None:
     """Serve the API from ``workers`` processes until Ctrl-C or SIGTERM.
 
@@ -55,6 +58,7 @@ def serve_workers(
     sock = bind(host, port)
     os.environ[DB_ENV] = target  # inherited by the spawned workers
     os.environ[TIMEOUT_ENV] = repr(heartbeat_timeout)
+    os.environ[NO_AUTH_ENV] = "0" if auth else "1"
     try:
         config = uvicorn.Config(
             f"{__name__}:app_from_env",

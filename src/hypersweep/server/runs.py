@@ -3,7 +3,9 @@ output and finish."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import bisect
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -20,7 +22,15 @@ from hypersweep.protocol import (
     SummaryUpdate,
 )
 from hypersweep.server._context import Ctx
-from hypersweep.server._convert import NAME_LENGTH, RequestCheck, finite_json, run_out
+from hypersweep.server._convert import (
+    NAME_LENGTH,
+    TAG_LENGTH,
+    RequestCheck,
+    finite_json,
+    run_out,
+)
+from hypersweep.server._limits import check_nesting
+from hypersweep.store import HistoryRow
 
 router = APIRouter(tags=["runs"])
 
@@ -34,17 +44,35 @@ def get_run(run: str, ctx: Ctx) -> RunOut:
 def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
     check = RequestCheck()
     check.text(("host",), body.host, NAME_LENGTH)
+    check.text(("name",), body.name, NAME_LENGTH)
+    check.text(("group",), body.group, NAME_LENGTH)
+    check.text(("job_type",), body.job_type, TAG_LENGTH)
+    for index, tag in enumerate(body.tags or []):
+        check.text(("tags", index), tag, TAG_LENGTH)
     check.done()
-    record = ctx.controller.start_run(run, ctx.now(), host=body.host, agent_id=body.agent_id)
+    described = {"tags": body.tags, "notes": body.notes, "group": body.group}
+    described["job_type"] = body.job_type
+    record = ctx.controller.start_run(
+        run,
+        ctx.now(),
+        host=body.host,
+        agent_id=body.agent_id,
+        name=body.name,
+        meta={key: value for key, value in described.items() if value is not None},
+    )
     return run_out(record)
 
 
 @router.post("/runs/{run}/history")
 def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
     """Append a batch; the answer says whether the run should stop (early termination)."""
+    check_nesting(("summary",), body.summary)
     check = RequestCheck()
     for index, row in enumerate(body.rows):
+        check_nesting(("rows", index, "metrics"), row.metrics)
         check.integer(("rows", index, "step"), row.step)
+        _check_keys(check, ("rows", index, "metrics"), row.metrics)
+    _check_keys(check, ("summary",), body.summary)
     check.done()
     rows = [(row.step, finite_json(row.metrics)) for row in body.rows]
     summary = finite_json(body.summary)
@@ -53,18 +81,48 @@ def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
 
 
 @router.get("/runs/{run}/history")
-def history(run: str, ctx: Ctx, keys: str | None = None) -> list[HistoryRowOut]:
-    """The run's rows by step; ``keys=a,b`` keeps only those metrics (and rows holding one)."""
+def history(
+    run: str,
+    ctx: Ctx,
+    keys: str | None = None,
+    samples: Annotated[
+        int | None,
+        Query(
+            ge=2, description="at most this many rows, evenly spaced by step (first and last kept)"
+        ),
+    ] = None,
+) -> list[HistoryRowOut]:
+    """The run's rows by step; ``keys=a,b`` keeps only those metrics (and rows holding one);
+    ``samples=N`` at most N of them (W&B's ``history(samples=)``), for charts of long runs."""
     wanted = [key for key in keys.split(",") if key] if keys else None
     ctx.store.get_run(run)
-    return [
-        HistoryRowOut(step=row.step, metrics=dict(row.metrics))
-        for row in ctx.store.history(run, keys=wanted)
-    ]
+    rows = ctx.store.history(run, keys=wanted)
+    if samples is not None:
+        rows = _downsample(rows, samples)
+    return [HistoryRowOut(step=row.step, metrics=dict(row.metrics)) for row in rows]
+
+
+def _downsample(rows: Sequence[HistoryRow], samples: int) -> list[HistoryRow]:
+    """At most ``samples`` rows, at steps evenly spaced between the first row's and the last's
+    (each target step takes the first row at or after it), always with the first and the last
+    row: a curve keeps its ends and its shape, whatever the steps' spacing."""
+    if len(rows) <= samples:
+        return list(rows)
+    steps = [row.step for row in rows]
+    first, last = steps[0], steps[-1]
+    picked = {0, len(rows) - 1}
+    for index in range(1, samples - 1):
+        target = first + (last - first) * index / (samples - 1)
+        picked.add(min(bisect.bisect_left(steps, target), len(rows) - 1))
+    return [rows[index] for index in sorted(picked)]
 
 
 @router.post("/runs/{run}/summary")
 def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
+    check_nesting(("summary",), body.summary)
+    check = RequestCheck()
+    _check_keys(check, ("summary",), body.summary)
+    check.done()
     return run_out(ctx.controller.set_summary(run, finite_json(body.summary), ctx.now()))
 
 
@@ -90,3 +148,12 @@ def finish_run(run: str, body: RunFinish, ctx: Ctx) -> RunOut:
     check.done()
     record = ctx.controller.finish_run(run, ctx.now(), exit_code=body.exit_code, state=body.state)
     return run_out(record)
+
+
+def _check_keys(
+    check: RequestCheck, loc: tuple[str | int, ...], values: Mapping[str, Any] | None
+) -> None:
+    """Metric and summary names: a name is shown, charted and queried (``keys=``) by itself, so
+    it is held to the length of every other name; the check names the key and the limit."""
+    for key in values or ():
+        check.text(loc, key, NAME_LENGTH)

@@ -7,11 +7,13 @@ bare routes are registered first, so ``/sweeps/ID/runs`` never reads as project 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from hypersweep import controller
+from hypersweep.config import limit_issues
+from hypersweep.errors import ConfigError
 from hypersweep.protocol import (
     AgentOut,
     AgentRegister,
@@ -34,6 +36,8 @@ from hypersweep.server._convert import (
     run_out,
     sweep_out,
 )
+from hypersweep.server._limits import check_nesting
+from hypersweep.server._run_table import check_sort, check_states, filter_runs, sort_runs
 
 router = APIRouter(tags=["sweeps"])
 
@@ -41,6 +45,9 @@ router = APIRouter(tags=["sweeps"])
 @router.post("/sweeps", status_code=201)
 def create_sweep(body: SweepCreate, ctx: Ctx) -> SweepCreated:
     """Validate and store a sweep config; 422 with every issue when it has errors."""
+    too_big = limit_issues(body.config)  # before finite_json below, which recurses
+    if too_big:
+        raise ConfigError(too_big)
     check = RequestCheck()
     check.text(("project",), body.project, PROJECT_LENGTH, in_url=True)
     check.text(("name",), body.name, NAME_LENGTH)
@@ -84,19 +91,62 @@ def set_state(body: SweepAction, ctx: Ctx, sweep: str, project: str | None = Non
     return sweep_out(ctx.store, changed)
 
 
-def list_runs(ctx: Ctx, sweep: str, project: str | None = None) -> list[RunOut]:
+def list_runs(
+    ctx: Ctx,
+    response: Response,
+    sweep: str,
+    project: str | None = None,
+    offset: Annotated[int | None, Query(ge=0, description="runs to skip (with limit)")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="page size; the total is in X-Total-Count")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(description="created_at, state, name, ..., params.NAME or summary.KEY"),
+    ] = None,
+    order: Literal["asc", "desc"] = "asc",
+    state: Annotated[list[str] | None, Query(description="keep these states: a,b")] = None,
+    text: Annotated[
+        str | None,
+        Query(alias="filter", description="text in the id, name, a parameter or summary value"),
+    ] = None,
+) -> list[RunOut]:
+    """The sweep's runs in creation order; sorted, filtered and paged when asked. With
+    ``offset`` or ``limit`` the number of matching runs is in the ``X-Total-Count`` header (the
+    body stays a list, as without them)."""
+    if sort is not None:
+        check_sort(sort)
+    states = check_states(state or [])
     record = resolve_sweep(ctx, sweep, project)
-    return [run_out(run) for run in ctx.store.list_runs(record.id)]
+    runs = filter_runs(ctx.store.list_runs(record.id), states, text)
+    if sort is not None:
+        runs = sort_runs(runs, sort, order)
+    elif order == "desc":
+        runs.reverse()
+    if offset is None and limit is None:
+        return [run_out(run) for run in runs]
+    response.headers["X-Total-Count"] = str(len(runs))
+    start = offset or 0
+    page = runs[start : start + limit] if limit is not None else runs[start:]
+    return [run_out(run) for run in page]
 
 
 def import_run(body: RunImport, ctx: Ctx, sweep: str, project: str | None = None) -> RunOut:
     """Add a whole ended run (offline sync, prior runs); 409 when its run_id is taken."""
+    check_nesting(("params",), body.params)  # before finite_json, which recurses
+    check_nesting(("summary",), body.summary)
+    for index, row in enumerate(body.history):
+        check_nesting(("history", index, "metrics"), row.metrics)
     check = RequestCheck()
     check.text(("run_id",), body.run_id, ID_LENGTH, in_url=True)
     check.text(("name",), body.name, NAME_LENGTH)
     check.integer(("exit_code",), body.exit_code)
     for index, row in enumerate(body.history):
         check.integer(("history", index, "step"), row.step)
+        for key in row.metrics:
+            check.text(("history", index, "metrics"), key, NAME_LENGTH)
+    for key in body.summary:
+        check.text(("summary",), key, NAME_LENGTH)
     check.done()
     record = resolve_sweep(ctx, sweep, project)
     run = ctx.controller.import_run(
@@ -119,10 +169,13 @@ def register_agent(
     """Register an agent; 409 when the sweep is finished or canceled."""
     check = RequestCheck()
     check.text(("host",), body.host, NAME_LENGTH)
+    check.text(("slot",), body.slot, ID_LENGTH)
     check.integer(("pid",), body.pid)
     check.done()
     record = resolve_sweep(ctx, sweep, project)
-    agent = controller.register_agent(ctx.store, record.id, body.host, body.pid, ctx.now())
+    agent = controller.register_agent(
+        ctx.store, record.id, body.host, body.pid, ctx.now(), slot=body.slot
+    )
     return agent_out(agent)
 
 

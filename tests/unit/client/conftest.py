@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-from hypersweep.client import _init
 
 
 @pytest.fixture(autouse=True)
-def clean_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("WANDB_", "HYPERSWEEP_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
-    for run in list(_init._unfinished):
-        run.finish()
-    _init.set_inprocess_agent(False)
+def _clean(clean_client: None) -> None:
+    """Every client unit test starts from a clean environment (``tests/conftest.py``)."""

@@ -12,7 +12,16 @@ class ApiError extends Error {
 }
 
 async function api(path, options) {
-  const response = await fetch(API + path, options);
+  // The header marks the request as the dashboard's own: the server refuses cookie-authenticated
+  // writes without it, which a cross-site page cannot add.
+  const opts = { ...(options || {}) };
+  opts.headers = { ...(opts.headers || {}), "X-Hypersweep-Request": "dashboard" };
+  const response = await fetch(API + path, opts);
+  if (response.status === 401) {
+    // the session expired or was revoked: back to the login page, then here again
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    throw new ApiError(401, "not logged in");
+  }
   const text = await response.text();
   let body = null;
   try {

@@ -4,9 +4,13 @@
 
 const OUTPUT_LINES = 200;
 const OUTPUT_POLL_MS = 2000;
+// Points per chart: a longer run's history comes downsampled by the server (evenly by step,
+// first and last row kept), so a run of a million steps does not ship a million rows.
+const HISTORY_SAMPLES = 2000;
 
 const runId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
-const page = { run: null, rows: [], sweep: null };
+// sampled: the rows are the server's sample of a longer history (their count is not the run's)
+const page = { run: null, rows: [], sweep: null, sampled: false };
 
 function layout() {
   const run = page.run;
@@ -61,7 +65,7 @@ function drawRun() {
       fact("Created", fmtTime(run.created_at)),
       fact("Started", fmtTime(run.started_at)),
       fact("Ended", fmtTime(run.ended_at)),
-      fact("History rows", String(page.rows.length)),
+      fact("History rows", page.sampled ? `at least ${HISTORY_SAMPLES} (charts show ${page.rows.length} evenly spaced)` : String(page.rows.length)),
     ),
   );
   keyValueTable("params", flatten(run.params));
@@ -103,7 +107,8 @@ function drawCharts() {
 const redrawCharts = throttle(drawCharts, 1000);
 
 async function loadHistory() {
-  page.rows = await api(`/runs/${encodeURIComponent(runId)}/history`);
+  page.rows = await api(`/runs/${encodeURIComponent(runId)}/history?samples=${HISTORY_SAMPLES}`);
+  page.sampled = page.rows.length >= HISTORY_SAMPLES;
   drawCharts();
   drawRun();
 }
@@ -151,8 +156,10 @@ function onDelta(data) {
   }
   for (const chunk of data.history) {
     if (chunk.run_id !== runId) continue;
-    if (chunk.start === page.rows.length) {
-      page.rows.push(...chunk.rows);
+    if (chunk.start === page.rows.length || page.sampled) {
+      // a sample grows by the new rows as they come: the live end of the curve stays exact
+      const last = page.rows.length ? page.rows[page.rows.length - 1].step : -Infinity;
+      page.rows.push(...(page.sampled ? chunk.rows.filter((row) => row.step > last) : chunk.rows));
       redrawCharts();
       drawRun();
     } else {

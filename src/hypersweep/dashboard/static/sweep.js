@@ -4,6 +4,7 @@
 
 const PAGE_SIZE = 50;
 const CURVE_RUNS = 50; // curves of at most this many runs (the table's current page)
+const CURVE_SAMPLES = 500; // points per curve: the server picks them evenly by step
 // The sweep states each action is offered in (the server's rules, spec §8.1).
 const ACTIONS = {
   pause: ["running"],
@@ -61,8 +62,8 @@ function layout() {
     el(
       "div",
       { class: "toolbar" },
-      el("label", {}, "state ", el("select", { id: "state-filter", onchange: (e) => { view.stateFilter = e.target.value; view.page = 0; drawTable(); } }, states.map((s) => el("option", { value: s }, s || "all")))),
-      el("label", {}, "filter ", el("input", { id: "text-filter", type: "search", placeholder: "any column contains…", oninput: (e) => { view.textFilter = e.target.value.toLowerCase(); view.page = 0; drawTable(); } })),
+      el("label", {}, "state ", el("select", { id: "state-filter", onchange: (e) => { view.stateFilter = e.target.value; view.page = 0; tableChanged(); } }, states.map((s) => el("option", { value: s }, s || "all")))),
+      el("label", {}, "filter ", el("input", { id: "text-filter", type: "search", placeholder: "any column contains…", oninput: (e) => setTextFilter(e.target.value) })),
       el("span", { id: "brush-note", class: "muted" }),
     ),
     el("div", { class: "scroll" }, el("table", { class: "data runs", id: "runs" })),
@@ -114,6 +115,22 @@ async function act(action) {
 }
 
 // -- the runs table -----------------------------------------------------------------------------
+//
+// The server sorts, filters and pages the table (GET /sweeps/ID/runs?offset=&limit=&sort=...), so
+// the page never renders more than PAGE_SIZE rows whatever the sweep's size. A change of sort,
+// filter or page is drawn at once from the runs the page already holds (the event snapshot),
+// then replaced by the server's page when it answers. Rows shown are kept live from the event
+// stream; a change that may move rows between pages asks the server again (at most every 2 s).
+// Runs brushed in the parallel coordinates are a set of runs the page holds, so that view is
+// sorted and paged here.
+
+const table = {
+  rows: null, // the server's current page (RunOut), null before its first answer
+  total: 0, // runs matching the filters, from X-Total-Count
+  seq: 0, // the latest request: an older answer arriving late is dropped
+  error: null,
+};
+const agents = new Map(); // agent id -> AgentOut (its host, and slot when the server has it)
 
 function paramNames() {
   const names = new Set();
@@ -121,29 +138,38 @@ function paramNames() {
   return [...names].sort();
 }
 
+// A run's agent: its host and, when the server reports one, which of the host's agents it is.
+function agentLabel(run) {
+  const agent = run.agent_id ? agents.get(run.agent_id) : null;
+  if (!agent) return run.host || undefined;
+  return agent.slot ? `${agent.host} · ${agent.slot}` : agent.host;
+}
+
 function columns() {
   const metric = metricOf(view.sweep.config);
   const cols = [
-    { key: "name", title: "Run", get: (r) => r.name },
-    { key: "state", title: "State", get: (r) => r.state },
+    { key: "name", sort: "name", title: "Run", get: (r) => r.name },
+    { key: "state", sort: "state", title: "State", get: (r) => r.state },
   ];
-  if (metric) cols.push({ key: "metric", title: metric.name, get: (r) => r.summary[metric.name], num: true });
-  for (const name of paramNames()) cols.push({ key: "p:" + name, title: name, get: (r) => flatten(r.params)[name], num: true });
+  if (metric) cols.push({ key: "metric", sort: `summary.${metric.name}`, title: metric.name, get: (r) => r.summary[metric.name], num: true });
+  for (const name of paramNames()) cols.push({ key: "p:" + name, sort: `params.${name}`, title: name, get: (r) => flatten(r.params)[name], num: true });
   cols.push(
-    { key: "created_at", title: "Created", get: (r) => r.created_at },
-    { key: "exit_code", title: "Exit", get: (r) => (r.exit_code === null ? undefined : r.exit_code), num: true },
+    { key: "agent", sort: "host", title: "Agent", get: agentLabel },
+    { key: "created_at", sort: "created_at", title: "Created", get: (r) => r.created_at },
+    { key: "exit_code", sort: "exit_code", title: "Exit", get: (r) => (r.exit_code === null ? undefined : r.exit_code), num: true },
   );
   return cols;
 }
 
 function compare(a, b) {
   const missing = (v) => v === null || v === undefined;
-  if (missing(a) || missing(b)) return missing(a) - missing(b);
+  if (missing(a) || missing(b)) return missing(a) - missing(b); // missing is the largest
   if (typeof a === "number" && typeof b === "number") return a - b;
   return fmt(a).localeCompare(fmt(b), undefined, { numeric: true });
 }
 
-function visibleRuns(cols) {
+// The table from the runs the page holds: the brushed view, and the provisional page.
+function localRuns(cols) {
   let runs = [...view.runs.values()];
   if (view.stateFilter) runs = runs.filter((r) => r.state === view.stateFilter);
   if (view.brushed) runs = runs.filter((r) => view.brushed.has(r.id));
@@ -151,16 +177,93 @@ function visibleRuns(cols) {
     runs = runs.filter((r) => cols.some((c) => fmt(c.get(r)).toLowerCase().includes(view.textFilter)) || r.id.includes(view.textFilter));
   }
   const col = cols.find((c) => c.key === view.sort.key) || cols[0];
+  // as the server: a missing value sorts above every value (last ascending, first descending)
   runs.sort((a, b) => view.sort.dir * compare(col.get(a), col.get(b)));
   return runs;
 }
 
+// What the table shows: [runs of this page, runs matching in all].
+function currentPage(cols) {
+  if (view.brushed || table.rows === null) {
+    const runs = localRuns(cols);
+    return [runs.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE), runs.length];
+  }
+  // the stream's newer copy of a row when it has one
+  return [table.rows.map((r) => view.runs.get(r.id) || r), table.total];
+}
+
+async function fetchPage(path) {
+  // api() of common.js returns the body only; the page also needs the X-Total-Count header
+  const response = await fetch(API + path, { headers: { "X-Hypersweep-Request": "dashboard" } });
+  if (response.status === 401) {
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    throw new ApiError(401, "not logged in");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body && body.message ? body.message : `HTTP ${response.status}`);
+  return { rows: body, total: Number(response.headers.get("X-Total-Count")) };
+}
+
+// Ask the server for the table's current page.
+async function loadPage() {
+  if (view.brushed) return drawTable();
+  const col = columns().find((c) => c.key === view.sort.key) || columns()[0];
+  const query = new URLSearchParams({
+    offset: String(view.page * PAGE_SIZE),
+    limit: String(PAGE_SIZE),
+    sort: col.sort,
+    order: view.sort.dir > 0 ? "asc" : "desc",
+  });
+  if (view.stateFilter) query.set("state", view.stateFilter);
+  if (view.textFilter) query.set("filter", view.textFilter);
+  const seq = ++table.seq;
+  try {
+    const page = await fetchPage(`/sweeps/${encodeURIComponent(sweepId)}/runs?${query}`);
+    if (seq !== table.seq) return;
+    const pages = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
+    if (view.page > pages - 1) {
+      // the runs shrank under this page (a filter, a deleted run): show the last one
+      view.page = pages - 1;
+      return loadPage();
+    }
+    table.rows = page.rows;
+    table.total = page.total;
+    table.error = null;
+  } catch (error) {
+    if (seq !== table.seq) return;
+    table.error = error.message;
+  }
+  drawTable();
+}
+
+const reloadPage = throttle(loadPage, 2000);
+
+// A change of the table's sort, filters or page: drawn at once, then from the server.
+function tableChanged() {
+  table.seq += 1; // an answer to the previous question is stale now
+  table.rows = null;
+  drawTable();
+  loadPage();
+}
+
+let textTimer = null;
+
+function setTextFilter(text) {
+  view.textFilter = text.toLowerCase();
+  view.page = 0;
+  clearTimeout(textTimer);
+  // drawn at once from what the page holds; the server is asked once typing pauses
+  table.rows = null;
+  table.seq += 1;
+  drawTable();
+  textTimer = setTimeout(loadPage, 250);
+}
+
 function drawTable() {
   const cols = columns();
-  const runs = visibleRuns(cols);
-  const pages = Math.max(1, Math.ceil(runs.length / PAGE_SIZE));
-  view.page = Math.min(view.page, pages - 1);
-  const shown = runs.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE);
+  const [shown, total] = currentPage(cols);
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  if (view.brushed || table.rows === null) view.page = Math.min(view.page, pages - 1);
   const head = el(
     "tr",
     {},
@@ -172,7 +275,8 @@ function drawTable() {
           "data-key": c.key,
           onclick: () => {
             view.sort = { key: c.key, dir: view.sort.key === c.key ? -view.sort.dir : 1 };
-            drawTable();
+            view.page = 0;
+            tableChanged();
           },
         },
         c.title,
@@ -190,22 +294,41 @@ function drawTable() {
           return el("td", {}, badge(run.state), run.stopped ? el("span", { class: "reason", title: run.stop_reason || "" }, `stopped: ${run.stop_reason || "by the sweep"}`) : null);
         }
         if (c.key === "created_at") return el("td", {}, fmtTime(value));
+        if (c.key === "agent") return el("td", { class: "agent", title: run.agent_id || "" }, fmt(value));
         return el("td", { class: typeof value === "number" ? "num" : null, title: fmt(value) }, fmt(value));
       }),
     ),
   );
   document.getElementById("runs").replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
-  if (!runs.length) {
+  if (!shown.length) {
     document.querySelector("#runs tbody").append(el("tr", {}, el("td", { colspan: cols.length, class: "muted" }, view.runs.size ? "No run matches the filters." : "No runs yet.")));
   }
+  const turn = (delta) => () => {
+    view.page += delta;
+    tableChanged();
+  };
   document.getElementById("pager").replaceChildren(
-    el("button", { type: "button", disabled: view.page === 0, onclick: () => { view.page -= 1; drawTable(); } }, "‹ prev"),
-    `page ${view.page + 1} of ${pages} (${runs.length} runs)`,
-    el("button", { type: "button", disabled: view.page >= pages - 1, onclick: () => { view.page += 1; drawTable(); } }, "next ›"),
+    el("button", { type: "button", id: "page-prev", disabled: view.page === 0, onclick: turn(-1) }, "‹ prev"),
+    el("span", { id: "page-info" }, `page ${view.page + 1} of ${pages} (${total} runs)`),
+    el("button", { type: "button", id: "page-next", disabled: view.page >= pages - 1, onclick: turn(1) }, "next ›"),
+    table.error ? el("span", { class: "error" }, ` ${table.error}`) : null,
   );
   document.getElementById("brush-note").textContent = view.brushed ? `(${view.brushed.size} runs inside the parallel coordinates' brushed ranges)` : "";
   refreshCurves(shown);
 }
+
+async function loadAgents() {
+  try {
+    const list = await api(`/sweeps/${encodeURIComponent(sweepId)}/agents`);
+    agents.clear();
+    for (const agent of list) agents.set(agent.id, agent);
+  } catch (_) {
+    return; // the column falls back to each run's host
+  }
+  drawTable();
+}
+
+const reloadAgents = throttle(loadAgents, 5000);
 
 // -- charts -------------------------------------------------------------------------------------
 
@@ -265,7 +388,7 @@ function applyBrush() {
     );
   }
   view.page = 0;
-  drawTable();
+  tableChanged();
 }
 
 let scatterRuns = [];
@@ -339,7 +462,7 @@ async function refreshCurves(shown) {
   await Promise.all(
     missing.map(async (id) => {
       try {
-        const rows = await api(`/runs/${encodeURIComponent(id)}/history?keys=${encodeURIComponent(key)}`);
+        const rows = await api(`/runs/${encodeURIComponent(id)}/history?keys=${encodeURIComponent(key)}&samples=${CURVE_SAMPLES}`);
         if (key === view.curveKey) view.curves.set(id, rows.map((row) => [row.step, row.metrics[key]]));
       } catch (_) {
         /* a run that vanished has no curve */
@@ -430,7 +553,8 @@ function onSnapshot(data) {
   else drawHeader();
   view.curves.clear();
   drawKeySelect();
-  drawTable();
+  tableChanged();
+  loadAgents();
   drawParcoords();
   drawScatter();
   drawImportance();
@@ -442,11 +566,14 @@ function onDelta(data) {
     drawHeader();
   }
   let finished = false;
+  let newAgent = false;
   for (const run of data.runs) {
     const before = view.runs.get(run.id);
     if (TERMINAL.has(run.state) && (!before || before.state !== run.state)) finished = true;
+    if (run.agent_id && !agents.has(run.agent_id)) newAgent = true;
     view.runs.set(run.id, run);
   }
+  if (newAgent) reloadAgents();
   for (const chunk of data.history) {
     const points = view.curves.get(chunk.run_id);
     if (!points) continue;
@@ -456,8 +583,11 @@ function onDelta(data) {
       if (view.curveKey in row.metrics && row.step > last) points.push([row.step, row.metrics[view.curveKey]]);
     }
   }
-  if (data.runs.length) drawTable();
-  else if (data.history.length) drawCurves();
+  if (data.runs.length) {
+    // rows on this page change in place now; the server says later whether runs moved
+    drawTable();
+    if (!view.brushed) reloadPage();
+  } else if (data.history.length) drawCurves();
   drawCharts();
   if (finished) refreshImportance();
 }
