@@ -11,6 +11,7 @@ twice, SIGTERM to the run; three times, SIGKILL.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -166,7 +167,7 @@ def import_ray(*, local: bool) -> ModuleType:
         # a try-out Ray then listens on loopback only.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
-        import ray
+        ray = importlib.import_module("ray")  # optional extra: not a static import
     except ImportError:
         raise RayUnavailable(RAY_MISSING) from None
     return ray
