@@ -143,6 +143,30 @@ def test_importance_finds_the_parameter_that_drives_the_metric(client: Api) -> N
     assert client.ok(client.get(f"sweeps/p/{sweep['id']}/importance")) == body
 
 
+def test_importance_is_fitted_again_only_when_the_runs_change(
+    client: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypersweep.server import importance
+
+    fits: list[int] = []
+    fit = importance.importance_of
+
+    def counting(config: Any, runs: Any) -> Any:
+        fits.append(len(runs))
+        return fit(config, runs)
+
+    monkeypatch.setattr(importance, "importance_of", counting)
+    sweep = client.create_sweep(CONFIG, project="p")
+    for lr in (0.1, 0.2, 0.3):
+        import_run(client, sweep["id"], params={"lr": lr}, summary={"loss": lr})
+    first = client.ok(client.get(f"sweeps/{sweep['id']}/importance"))
+    assert client.ok(client.get(f"sweeps/p/{sweep['id']}/importance")) == first
+    assert fits == [3]  # the second answer came from the cache
+    import_run(client, sweep["id"], params={"lr": 0.4}, summary={"loss": 0.4})
+    assert client.ok(client.get(f"sweeps/{sweep['id']}/importance"))["runs_used"] == 4
+    assert fits == [3, 4]
+
+
 def test_importance_with_nested_list_and_mixed_params_does_not_crash(client: Api) -> None:
     sweep = client.create_sweep(CONFIG)
     values: list[Any] = [[1, 2], True, "x", None, 3]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -191,9 +193,52 @@ def _fill_forest(
     return None
 
 
+class _Answers:
+    """Recent answers by what they depend on: the sweep's metric and, for every run, what
+    decides whether and how it is used. Fitting the forest takes seconds at thousands of runs,
+    and a dashboard asks again on every page load while nothing has changed."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[tuple[Any, ...], Importance] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> Importance | None:
+        with self._lock:
+            found = self._answers.get(key)
+            if found is not None:
+                self._answers.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], answer: Importance) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+
+_ANSWERS = _Answers()
+
+
+def _inputs(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> tuple[Any, ...]:
+    found = metric_of(config)
+    metric = found[0] if found is not None else None
+    used = tuple(
+        (run.id, run.state.value, run.stopped, repr(run.summary.get(metric)) if metric else None)
+        for run in runs
+    )
+    return (found, used)
+
+
 def _importance(ctx: Ctx, sweep: str, project: str | None = None) -> Importance:
     record = resolve_sweep(ctx, sweep, project)
-    return importance_of(record.config, ctx.store.list_runs(record.id))
+    runs = ctx.store.list_runs(record.id)
+    key = (record.id, *_inputs(record.config, runs))
+    answer = _ANSWERS.get(key)
+    if answer is None:
+        answer = importance_of(record.config, runs)
+        _ANSWERS.put(key, answer)
+    return answer.model_copy(deep=True)
 
 
 for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
