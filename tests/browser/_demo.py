@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 
-from hypersweep.server._credentials import login_link
-from hypersweep.store import Store
+from hypersweep.server._auth import SESSION_COOKIE
+from hypersweep.server._credentials import login_link, mint
+from hypersweep.store import KeyKind, KeyRole, Store
 
 __all__ = ["CONFIG", "FINISHED", "SCREENSHOTS", "STEPS", "Demo", "history"]
 
@@ -46,6 +47,13 @@ class Demo:
     def login_link(self) -> str:
         """A one-time link that logs a browser in, as the server prints at start."""
         return login_link(self.store, self.url, datetime.now(timezone.utc))
+
+    def session_cookie(self) -> dict[str, Any]:
+        """The cookie a login link sets (its flags are tested in test_api_auth.py), for pages
+        that skip the login step: a round trip through the login page costs seconds here."""
+        now = datetime.now(timezone.utc)
+        secret, _ = mint(self.store, "browser test", KeyRole.ADMIN, now, KeyKind.SESSION)
+        return {"name": SESSION_COOKIE, "value": secret, "url": self.url}
 
     def get(self, path: str) -> Any:
         response = self.api.get(path)

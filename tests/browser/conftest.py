@@ -124,16 +124,15 @@ def console_errors() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, console_errors: list[str], demo: Demo) -> Iterator[Page]:
-    """A fresh page, logged in to the demo server with the one-time link the server prints;
-    the test fails on any console error or uncaught exception in it."""
+    """A fresh page with a dashboard session on the demo server; the test fails on any console
+    error or uncaught exception in it."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     errors = console_errors
     opened.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        opened.goto(demo.login_link())
-        assert opened.url == demo.url + "/", f"the login link led to {opened.url}"
+        context.add_cookies([demo.session_cookie()])  # type: ignore[list-item]
         yield opened
         assert errors == [], f"the page logged errors: {errors}"
     finally:

@@ -340,3 +340,14 @@ def test_a_browser_without_a_session_logs_in_with_a_key(demo: Demo, browser: Bro
         assert cookies["hypersweep_session"]["sameSite"] == "Strict"
     finally:
         context.close()
+
+
+def test_the_login_link_opens_the_dashboard(demo: Demo, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(demo.login_link())
+        assert page.url == demo.url + "/"
+        page.wait_for_selector(f"text={CONFIG['name']}", timeout=TIMEOUT_MS)
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ waits ~40 ms for the client's delayed ACK (found by benchmarks/load.py)."""
 from __future__ import annotations
 
 import socket
+import threading
 
 from hypersweep.server import bind
 
@@ -40,4 +41,12 @@ def test_accepted_connections_get_tcp_nodelay() -> None:
         await server.wait_closed()
         return seen[0]
 
-    assert asyncio.run(asyncio.wait_for(accept_one(), timeout=30)) != 0
+    # a thread of its own: an earlier test may leave an event loop set on this one
+    seen: list[int] = []
+    worker = threading.Thread(
+        target=lambda: seen.append(asyncio.run(asyncio.wait_for(accept_one(), timeout=30)))
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert seen, "the connection was not accepted in time"
+    assert seen[0] != 0
