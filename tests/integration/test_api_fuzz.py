@@ -38,7 +38,7 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.timeout(180)
 
 #: Examples per operation: 24 operations x 2 calls each, ~30 s of CPU on this machine.
-EXAMPLES = 8
+EXAMPLES = 6
 #: The error answers every operation can give (auth, unknown id, conflict, body size, bad
 #: request, store down), each an ``ErrorBody``.
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "503")
