@@ -351,3 +351,23 @@ def test_the_login_link_opens_the_dashboard(demo: Demo, browser: Browser) -> Non
         page.wait_for_selector(f"text={CONFIG['name']}", timeout=TIMEOUT_MS)
     finally:
         context.close()
+
+
+def test_a_re_run_shows_its_attempt_in_the_table_and_on_its_page(demo: Demo, page: Page) -> None:
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [1]}},
+        "retry": {"max_retries": 1, "on": ["failed"]},
+    }
+    sweep = demo.post("sweeps", {"config": config, "project": "demo"}, 201)
+    agent = demo.post(f"sweeps/{sweep['id']}/agents", {"host": "node-1", "pid": 8}, 201)
+    first = demo.post(f"agents/{agent['id']}/heartbeat", {"running": []})["commands"][0]
+    demo.post(f"runs/{first['run_id']}/start", {"host": "node-1"})
+    demo.post(f"runs/{first['run_id']}/finish", {"exit_code": 1})
+    again = demo.post(f"agents/{agent['id']}/heartbeat", {"running": []})["commands"][0]
+    assert again["type"] == "run"
+    page.goto(f"{demo.url}/sweeps/{sweep['id']}")
+    page.wait_for_selector("text=attempt 2", timeout=TIMEOUT_MS)
+    page.goto(f"{demo.url}/runs/{again['run_id']}")
+    page.wait_for_selector(f"text=2, re-run of {first['run_id']}", timeout=TIMEOUT_MS)

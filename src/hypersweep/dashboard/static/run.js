@@ -62,6 +62,16 @@ function drawRun() {
       fact("Exit code", run.exit_code === null ? null : String(run.exit_code)),
       fact("Stopped", run.stopped ? `yes: ${run.stop_reason || "by the sweep"}` : "no"),
       fact("Host", run.host),
+      fact(
+        "Attempt",
+        run.retry_of
+          ? el("span", {}, `${run.attempt}, re-run of `, el("a", { href: `/runs/${encodeURIComponent(run.retry_of)}` }, run.retry_of))
+          : String(run.attempt || 1),
+      ),
+      fact("Tags", (run.tags || []).join(", ")),
+      fact("Group", run.group),
+      fact("Job type", run.job_type),
+      fact("Notes", run.notes),
       fact("Created", fmtTime(run.created_at)),
       fact("Started", fmtTime(run.started_at)),
       fact("Ended", fmtTime(run.ended_at)),

@@ -289,7 +289,13 @@ function drawTable() {
       { "data-run": run.id, "data-state": run.state },
       cols.map((c) => {
         const value = c.get(run);
-        if (c.key === "name") return el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.id)}` }, run.name));
+        if (c.key === "name")
+          return el(
+            "td",
+            {},
+            el("a", { href: `/runs/${encodeURIComponent(run.id)}` }, run.name),
+            run.retry_of ? el("span", { class: "reason", title: `re-run of ${run.retry_of}` }, ` attempt ${run.attempt}`) : null,
+          );
         if (c.key === "state") {
           return el("td", {}, badge(run.state), run.stopped ? el("span", { class: "reason", title: run.stop_reason || "" }, `stopped: ${run.stop_reason || "by the sweep"}`) : null);
         }
