@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +15,7 @@ from hypersweep.server._auth import SESSION_COOKIE
 from hypersweep.server._credentials import login_link, mint
 from hypersweep.store import KeyKind, KeyRole, Store
 
-__all__ = ["CONFIG", "FINISHED", "SCREENSHOTS", "STEPS", "Demo", "history"]
+__all__ = ["CONFIG", "FINISHED", "SCREENSHOTS", "STEPS", "Demo", "history", "wait_until"]
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "img"
 
@@ -73,3 +74,14 @@ def history(rng: random.Random, lr: float, optimizer: str) -> tuple[list[dict[st
         loss = floor + (loss - floor) * 0.8 + rng.random() * 0.02
         rows.append({"step": step, "metrics": {"loss": loss, "accuracy": 1 / (1 + loss)}})
     return rows, loss
+
+
+def wait_until(check: Any, seconds: float, what: str) -> Any:
+    """``check()``'s first truthy value, polled every 0.1 s; fails after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}; last: {value!r}"
+        time.sleep(0.1)

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _demo import CONFIG, FINISHED, SCREENSHOTS, Demo
+from _demo import CONFIG, FINISHED, SCREENSHOTS, Demo, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -15,16 +15,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 15_000  # a loaded 2-core machine parses the 4.8 MB plotly.min.js slowly
-
-
-def wait_until(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        time.sleep(0.1)
 
 
 def screenshot(page: Page, name: str) -> None:

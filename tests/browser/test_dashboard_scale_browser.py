@@ -3,12 +3,11 @@ and shows each run's agent with its slot, in a real browser against a real serve
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from _demo import Demo
+from _demo import Demo, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -18,16 +17,6 @@ pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000  # a loaded 2-core machine parses the 4.8 MB plotly.min.js slowly
 TOTAL = 120
 PAGE_SIZE = 50
-
-
-def wait_until(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}; last: {value!r}"
-        time.sleep(0.1)
 
 
 def _shown(page: Page) -> list[str]:

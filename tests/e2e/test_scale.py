@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,9 +28,9 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
+from _pg import fresh_schema
 from _servers import auth_headers, server_process
 from hypersweep.cli import main
 from hypersweep.protocol import API_PREFIX
@@ -51,22 +50,8 @@ _RETRIES = 20
 def pg_database() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL server, as a URL; dropped afterwards. One per
     module: each test makes its own sweep, and starting two server processes costs ~15 s."""
-    if not PG_URL:
-        reason = "HYPERSWEEP_TEST_PG_URL is not set; PostgreSQL tests skipped"
-        if IN_CI:
-            pytest.fail(reason + " (CI=true needs them)")
-        pytest.skip(reason)
-    schema = f"hs_scale_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema("hs_scale") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

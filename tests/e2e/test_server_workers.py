@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
+from _pg import fresh_schema
 from _servers import server_process
 from hypersweep.client import ApiClient
 
@@ -31,22 +30,8 @@ for step in range(3):
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL server, as a URL; dropped afterwards."""
-    if not PG_URL:
-        reason = "HYPERSWEEP_TEST_PG_URL is not set; PostgreSQL tests skipped"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true needs them)")
-        pytest.skip(reason)
-    schema = f"hs_workers_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema("hs_workers") as url:
+        yield url
 
 
 def run_grid_with_agents(url: str, work: Path) -> None:
