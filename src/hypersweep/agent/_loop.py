@@ -38,6 +38,7 @@ from hypersweep.agent._child import Child
 from hypersweep.agent._job import job_env
 from hypersweep.agent._rules import FailureRules, preemption
 from hypersweep.agent._settings import heartbeat_interval, kill_delay
+from hypersweep.agent._wakeup import Wakeup
 from hypersweep.agent._wandb_bridge import WandbBridge
 from hypersweep.client import ApiClient, split_sweep_path
 from hypersweep.config import render_command
@@ -118,7 +119,7 @@ class CommandAgent:
         self._signals = 0
         self._preempted = False  # got SIGTERM from outside: its runs end preempted
         self._kill_at: float | None = None
-        self._wake = threading.Event()
+        self._wake = Wakeup()  # set by signal handlers too: see _wakeup
         self._host = socket.gethostname()
         self._sweep_config: dict[str, Any] = {}
         self._agent_id = ""
@@ -155,7 +156,6 @@ class CommandAgent:
                 if self._done():
                     break
                 self._wake.wait(self._wait_time())
-                self._wake.clear()
         finally:
             self._restore_signal_handlers(previous)
             self._kill_all(signal.SIGKILL)
