@@ -361,3 +361,55 @@ def test_a_re_run_shows_its_attempt_in_the_table_and_on_its_page(demo: Demo, pag
     page.wait_for_selector("text=attempt 2", timeout=TIMEOUT_MS)
     page.goto(f"{demo.url}/runs/{again['run_id']}")
     page.wait_for_selector(f"text=2, re-run of {first['run_id']}", timeout=TIMEOUT_MS)
+
+
+def test_a_bayes_sweep_shows_the_models_predictions_and_why_a_run_was_chosen(
+    demo: Demo, page: Page
+) -> None:
+    config = {
+        "name": "bayes-demo",
+        "method": "bayes",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"min": 0.0, "max": 1.0}},
+    }
+    sweep = demo.post("sweeps", {"config": config, "project": "demo"}, 201)
+    agent = demo.post(f"sweeps/{sweep['id']}/agents", {"host": "h", "pid": 1}, 201)
+
+    def next_run() -> dict[str, Any]:
+        command: dict[str, Any] = demo.post(f"agents/{agent['id']}/heartbeat", {"running": []})[
+            "commands"
+        ][0]
+        demo.post(f"runs/{command['run_id']}/start", {"host": "h", "agent_id": agent["id"]})
+        return command
+
+    for _ in range(6):
+        command = next_run()
+        loss = (command["params"]["lr"] - 0.3) ** 2
+        demo.post(f"runs/{command['run_id']}/summary", {"summary": {"loss": loss}})
+        demo.post(f"runs/{command['run_id']}/finish", {"exit_code": 0})
+    running = next_run()["run_id"]  # the model's next point, still going
+    predicted = demo.get(f"sweeps/{sweep['id']}/predictions")["points"]
+    assert predicted and predicted[-1]["run_id"] == running
+
+    page.goto(f"{demo.url}/sweeps/{sweep['id']}")
+    page.locator("#predictions.js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    traces = page.evaluate(
+        "document.getElementById('predictions').data.map(t => [t.name, t.customdata])"
+    )
+    by_name = dict(traces)
+    assert by_name["next (predicted)"] == [running]
+    assert set(by_name["predicted"]) == {p["run_id"] for p in predicted[:-1]}
+    assert "still running" in page.locator("#predictions-message").inner_text()
+    assert "null" not in page.locator("#pager").inner_text(), "no stray text after the buttons"
+    screenshot(page, "dashboard-bayes.png")
+
+    page.goto(f"{demo.url}/runs/{running}")
+    panel = page.locator("#search-info-panel")
+    panel.wait_for(state="visible", timeout=TIMEOUT_MS)
+    text = panel.inner_text()
+    assert "Predicted metric" in text and "Expected improvement" in text and "model" in text
+    # a random sweep's run has nothing to say there
+    page.goto(f"{demo.url}/runs/{demo.runs[0]['id']}")
+    page.locator("#facts dl").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#search-info-panel").is_hidden()

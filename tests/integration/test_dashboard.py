@@ -216,6 +216,83 @@ def test_events_of_an_unknown_sweep_is_a_404(client: Api) -> None:
     assert "nope" in error.message
 
 
+# -- model predictions ------------------------------------------------------------------------
+
+BAYES: dict[str, Any] = {
+    "method": "bayes",
+    "metric": {"name": "loss", "goal": "maximize"},
+    "parameters": {"x": {"min": 0.0, "max": 1.0}},
+}
+
+
+def run_bayes(client: Api, sweep_id: str, runs: int) -> list[str]:
+    """``runs`` runs handed out by the controller, each finished with loss = -(x - 0.3)^2."""
+    agent = client.register_agent(sweep_id)
+    ids = []
+    for _ in range(runs):
+        command = client.next_run(agent)
+        run_id = command["run_id"]
+        client.ok(client.post(f"runs/{run_id}/start", json={"agent_id": agent}))
+        loss = -((command["params"]["x"] - 0.3) ** 2)
+        client.ok(client.post(f"runs/{run_id}/summary", json={"summary": {"loss": loss}}))
+        client.ok(client.post(f"runs/{run_id}/finish", json={"exit_code": 0}))
+        ids.append(run_id)
+    return ids
+
+
+def test_bayes_predictions_pair_each_model_choice_with_the_value_reached(client: Api) -> None:
+    sweep = client.create_sweep(BAYES)
+    ids = run_bayes(client, sweep["id"], 7)
+    body = client.ok(client.get(f"sweeps/{sweep['id']}/predictions"))
+    assert (body["metric"], body["goal"], body["message"]) == ("loss", "maximize", None)
+    # the warm-up runs come from the design and predict nothing; every later one does
+    assert 1 <= body["runs_with_prediction"] == len(body["points"]) <= 4
+    points = {point["run_id"]: point for point in body["points"]}
+    assert set(points) <= set(ids[3:])
+    for run_id, point in points.items():
+        run = client.run(run_id)
+        assert point["actual"] == run["summary"]["loss"]
+        assert point["state"] == "finished"
+        info = client.ok(client.get(f"runs/{run_id}/search-info"))["search_info"]
+        # in the metric's units, not negated though the goal is maximize
+        assert point["predicted"] == info["predicted_metric"] == -info["predicted_value"]
+        assert point["std"] == info["predicted_value_std_dev"] > 0
+        assert info["phase"] == "model"
+    created = [point["created_at"] for point in body["points"]]
+    assert created == sorted(created)
+    latest = client.ok(
+        client.get(f"sweeps/uncategorized/{sweep['id']}/predictions", params={"limit": 1})
+    )
+    assert latest["points"] == body["points"][-1:]
+    assert latest["runs_with_prediction"] == body["runs_with_prediction"]
+
+
+def test_a_warm_up_run_has_search_info_without_a_prediction(client: Api) -> None:
+    sweep = client.create_sweep(BAYES)
+    (first,) = run_bayes(client, sweep["id"], 1)
+    info = client.ok(client.get(f"runs/{first}/search-info"))
+    assert info["run_id"] == first
+    assert "predicted_metric" not in info["search_info"]
+    body = client.ok(client.get(f"sweeps/{sweep['id']}/predictions"))
+    assert body["points"] == []
+    assert "warm-up" in body["message"]
+
+
+def test_predictions_of_a_random_sweep_say_which_method_makes_them(client: Api) -> None:
+    sweep = client.create_sweep(CONFIG)
+    body = client.ok(client.get(f"sweeps/{sweep['id']}/predictions"))
+    assert body["points"] == []
+    assert "'random'" in body["message"] and "bayes" in body["message"]
+    assert client.ok(client.get(f"sweeps/{sweep['id']}/predictions?limit=0"))["points"] == []
+    error = client.error(client.get(f"sweeps/{sweep['id']}/predictions?limit=-1"), 422)
+    assert "limit" in error.message
+
+
+def test_predictions_and_search_info_of_unknown_ids_are_404s(client: Api) -> None:
+    assert "nope" in client.error(client.get("sweeps/nope/predictions"), 404).message
+    assert "nope" in client.error(client.get("runs/nope/search-info"), 404).message
+
+
 # -- server-sent events -----------------------------------------------------------------------
 
 

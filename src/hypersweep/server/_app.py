@@ -22,7 +22,17 @@ from hypersweep.controller import AGENT_TIMEOUT, Controller
 from hypersweep.dashboard import dashboard_router
 from hypersweep.errors import ConfigError, HypersweepError
 from hypersweep.protocol import API_PREFIX, ErrorBody
-from hypersweep.server import agents, events, health, importance, keys, login, runs, sweeps
+from hypersweep.server import (
+    agents,
+    events,
+    health,
+    importance,
+    keys,
+    login,
+    predictions,
+    runs,
+    sweeps,
+)
 from hypersweep.server._auth import AuthGate
 from hypersweep.server._context import AppContext
 from hypersweep.server._convert import issue_out
@@ -79,8 +89,9 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit)
     app.state.hypersweep = AppContext(store, controller, now)
-    # events and importance first: sweeps' /sweeps/{project}/{sweep} would take their paths
-    for module in (health, events, importance, sweeps, agents, runs, keys):
+    # events, importance and predictions first: sweeps' /sweeps/{project}/{sweep} would take
+    # their paths
+    for module in (health, events, importance, predictions, sweeps, agents, runs, keys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(login.router)
     app.include_router(dashboard_router())

@@ -28,6 +28,7 @@ function layout() {
       el("div", { class: "panel" }, el("h2", {}, "Run"), el("div", { id: "facts" })),
       el("div", { class: "panel" }, el("h2", {}, "Parameters"), el("div", { id: "params" })),
       el("div", { class: "panel" }, el("h2", {}, "Summary"), el("div", { id: "summary" })),
+      el("div", { class: "panel", id: "search-info-panel", hidden: true }, el("h2", {}, "Why this point"), el("div", { id: "search-info" })),
     ),
     el("h2", {}, "History"),
     el("div", { class: "grid", id: "charts" }),
@@ -178,6 +179,31 @@ function onDelta(data) {
   }
 }
 
+// What the search recorded when it chose the parameters (bayes: the model's prediction).
+const SEARCH_INFO_LABELS = {
+  phase: "Phase",
+  predicted_metric: "Predicted metric",
+  predicted_value_std_dev: "Predicted std. dev.",
+  expected_improvement: "Expected improvement",
+  success_probability: "Chance to beat the best",
+};
+
+async function loadSearchInfo() {
+  let result;
+  try {
+    result = await api(`/runs/${encodeURIComponent(runId)}/search-info`);
+  } catch (_) {
+    return;
+  }
+  const info = result.search_info || {};
+  const shown = {};
+  for (const [key, label] of Object.entries(SEARCH_INFO_LABELS)) if (key in info) shown[label] = info[key];
+  if (Array.isArray(info.warnings) && info.warnings.length) shown.Warnings = info.warnings.join("; ");
+  if (!Object.keys(shown).length) return;
+  document.getElementById("search-info-panel").hidden = false;
+  keyValueTable("search-info", shown);
+}
+
 async function start() {
   try {
     page.run = await api(`/runs/${encodeURIComponent(runId)}`);
@@ -188,6 +214,7 @@ async function start() {
   layout();
   drawRun();
   loadOutput();
+  loadSearchInfo();
   watchSweep(page.run.sweep_id, { snapshot: onSnapshot, delta: onDelta });
 }
 

@@ -50,6 +50,9 @@ function layout() {
       el("div", { class: "panel full" }, el("h2", {}, "Parallel coordinates"), el("div", { class: "chart wide", id: "parcoords" })),
       el("div", { class: "panel scroll-x" }, el("h2", {}, "Parameter importance"), el("div", { id: "importance" }, el("p", { class: "muted" }, "Loading…"))),
       el("div", { class: "panel" }, el("h2", {}, "Metric by run creation time"), el("div", { class: "chart", id: "scatter" })),
+      sweep.config.method === "bayes"
+        ? el("div", { class: "panel", id: "predictions-panel" }, el("h2", {}, "Model predictions"), el("p", { class: "muted", id: "predictions-message" }), el("div", { class: "chart", id: "predictions" }))
+        : null,
       el(
         "div",
         { class: "panel" },
@@ -317,7 +320,8 @@ function drawTable() {
     el("button", { type: "button", id: "page-prev", disabled: view.page === 0, onclick: turn(-1) }, "‹ prev"),
     el("span", { id: "page-info" }, `page ${view.page + 1} of ${pages} (${total} runs)`),
     el("button", { type: "button", id: "page-next", disabled: view.page >= pages - 1, onclick: turn(1) }, "next ›"),
-    table.error ? el("span", { class: "error" }, ` ${table.error}`) : null,
+    // replaceChildren would write a null as the text "null"
+    ...(table.error ? [el("span", { class: "error" }, ` ${table.error}`)] : []),
   );
   document.getElementById("brush-note").textContent = view.brushed ? `(${view.brushed.size} runs inside the parallel coordinates' brushed ranges)` : "";
   refreshCurves(shown);
@@ -542,12 +546,71 @@ async function drawImportance() {
   node.replaceChildren(...parts);
 }
 
+// For bayes: what the model predicted for each point it chose, beside the value the run reached;
+// runs still going are the model's forecast for the next points.
+async function drawPredictions() {
+  const node = document.getElementById("predictions");
+  if (!node) return;
+  const message = document.getElementById("predictions-message");
+  let result;
+  try {
+    result = await api(`/sweeps/${encodeURIComponent(sweepId)}/predictions?limit=200`);
+  } catch (error) {
+    message.textContent = error.message;
+    return;
+  }
+  if (!result.points.length) {
+    message.textContent = result.message || "";
+    return emptyChart(node, "No prediction yet.");
+  }
+  const points = result.points;
+  const next = points.filter((p) => !TERMINAL.has(p.state));
+  message.textContent =
+    `${result.runs_with_prediction} runs chosen by the model` +
+    (next.length ? `; ${next.length} still running: the model's forecast for them is marked "next".` : ".");
+  const label = (p) => `${p.name} (${p.state})<br>predicted ${fmt(p.predicted)} ± ${p.std === null ? "?" : fmt(p.std)}` + (p.actual === null ? "" : `<br>reached ${fmt(p.actual)}`);
+  const trace = (subset, name, color) => ({
+    type: "scatter", mode: "markers", name,
+    x: subset.map((p) => p.created_at), y: subset.map((p) => p.predicted),
+    error_y: { type: "data", array: subset.map((p) => p.std || 0), visible: true, color },
+    marker: { color, size: 7, symbol: "diamond" },
+    text: subset.map(label), hoverinfo: "text",
+    customdata: subset.map((p) => p.run_id),
+  });
+  const done = points.filter((p) => TERMINAL.has(p.state));
+  const reached = points.filter((p) => p.actual !== null);
+  node.replaceChildren();
+  Plotly.react(
+    node,
+    [
+      trace(done, "predicted", "#8250df"),
+      trace(next, "next (predicted)", "#bf3989"),
+      {
+        type: "scatter", mode: "markers", name: "reached",
+        x: reached.map((p) => p.created_at), y: reached.map((p) => p.actual),
+        marker: { color: "#1a7f37", size: 7 }, text: reached.map(label), hoverinfo: "text",
+        customdata: reached.map((p) => p.run_id),
+      },
+    ],
+    { ...PLOT_LAYOUT, margin: { l: 55, r: 20, t: 30, b: 40 }, yaxis: { title: { text: result.metric || "" } }, legend: { orientation: "h", y: 1.12 } },
+    PLOT_CONFIG,
+  );
+  if (!node.dataset.clicks) {
+    node.dataset.clicks = "1";
+    node.on("plotly_click", (event) => {
+      const point = event.points && event.points[0];
+      if (point && point.customdata) location.href = `/runs/${encodeURIComponent(point.customdata)}`;
+    });
+  }
+}
+
 const drawCharts = throttle(() => {
   drawParcoords();
   drawScatter();
   drawKeySelect();
 }, 1000);
 const refreshImportance = throttle(drawImportance, 10000);
+const refreshPredictions = throttle(drawPredictions, 3000);
 
 // -- live updates -------------------------------------------------------------------------------
 
@@ -564,6 +627,7 @@ function onSnapshot(data) {
   drawParcoords();
   drawScatter();
   drawImportance();
+  drawPredictions();
 }
 
 function onDelta(data) {
@@ -573,8 +637,10 @@ function onDelta(data) {
   }
   let finished = false;
   let newAgent = false;
+  let newRun = false;
   for (const run of data.runs) {
     const before = view.runs.get(run.id);
+    if (!before) newRun = true;
     if (TERMINAL.has(run.state) && (!before || before.state !== run.state)) finished = true;
     if (run.agent_id && !agents.has(run.agent_id)) newAgent = true;
     view.runs.set(run.id, run);
@@ -596,6 +662,7 @@ function onDelta(data) {
   } else if (data.history.length) drawCurves();
   drawCharts();
   if (finished) refreshImportance();
+  if (finished || newRun) refreshPredictions();
 }
 
 async function start() {
