@@ -431,3 +431,29 @@ def test_a_nan_in_the_store_goes_out_as_null_not_as_invalid_json() -> None:
                 delta = next_delta(stream, deadline)
     run = next(run for run in delta["runs"] if run["id"] == run_id)
     assert run["summary"] == {"loss": None}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_watcher_sends_a_run_once_per_change_even_with_a_nan(kind: str, tmp_path: Any) -> None:
+    from hypersweep.controller import Controller
+    from hypersweep.server._context import AppContext
+    from hypersweep.store import SqlStore
+
+    store: Store = MemoryStore() if kind == "memory" else SqlStore(f"sqlite:///{tmp_path}/h.db")
+    now = datetime.now(timezone.utc)
+    sweep = store.create_sweep("p", CONFIG, now)
+    runs = [store.create_run(sweep.id, {"lr": i / 10}, now) for i in range(3)]
+    watcher = events.SweepWatcher(AppContext(store, Controller(store), lambda: now), sweep.id)
+    assert len(watcher.snapshot()["runs"]) == 3
+    assert watcher.delta() is None
+    store.update_run(runs[1].id, now, summary={"loss": math.nan})
+    changed = watcher.delta()
+    assert changed is not None
+    assert [(run["id"], run["summary"]) for run in changed["runs"]] == [
+        (runs[1].id, {"loss": None})
+    ]
+    assert watcher.delta() is None, "a NaN, unequal to itself, is not a change every time"
+    store.update_run(runs[2].id, now, summary={"loss": 0.5})
+    changed = watcher.delta()
+    assert changed is not None and [run["id"] for run in changed["runs"]] == [runs[2].id]
+    assert watcher.delta() is None

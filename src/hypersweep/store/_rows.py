@@ -44,13 +44,20 @@ def sweep_from_row(row: sa.Row[Any]) -> SweepRecord:
     )
 
 
+def _decoded(value: Any) -> dict[str, Any]:
+    """A JSON column's value as the driver just decoded it: a new object for each row read, so
+    no copy is needed (a deep copy of every run's parameters and summary was most of the time
+    of reading a large sweep's runs)."""
+    return value if isinstance(value, dict) else {}
+
+
 def run_from_row(row: sa.Row[Any]) -> RunRecord:
     m = row._mapping
     return RunRecord(
         id=m["id"],
         sweep_id=m["sweep_id"],
         name=m["name"],
-        params=frozen_copy(m["params"]),
+        params=_decoded(m["params"]),
         state=RunState(m["state"]),
         created_at=utc(m["created_at"]),
         agent_id=m["agent_id"],
@@ -58,13 +65,13 @@ def run_from_row(row: sa.Row[Any]) -> RunRecord:
         exit_code=m["exit_code"],
         started_at=utc_or_none(m["started_at"]),
         ended_at=utc_or_none(m["ended_at"]),
-        summary=frozen_copy(m["summary"]),
+        summary=_decoded(m["summary"]),
         stopped=bool(m["stopped"]),
         stop_reason=m["stop_reason"],
-        search_info=frozen_copy(m["search_info"]),
+        search_info=_decoded(m["search_info"]),
         history_rows=int(m["history_rows"]),
         last_batch=m["last_batch"],
-        meta=frozen_copy(m["meta"]),
+        meta=_decoded(m["meta"]),
     )
 
 
