@@ -264,6 +264,7 @@ def test_runs_crashed_without_metrics_do_not_count_against_run_cap(client: Api) 
     sweep_id = client.create_sweep(config)["id"]
     agent = client.register_agent(sweep_id)
     lost = client.next_run(agent)["run_id"]
+    client.ok(client.post(f"runs/{lost}/start", json={}))
     second = client.next_run(agent)["run_id"]  # it reported no run alive: `lost` crashed
     assert client.run(lost)["state"] == "crashed"
     rows = {"rows": [{"step": 0, "metrics": {"loss": 0.3}}]}
@@ -291,3 +292,17 @@ def test_a_heartbeat_reports_a_run_that_ended_and_gets_the_next_in_one_request(
     body = {"running": [command["run_id"]], "ended": [{"run_id": first, "exit_code": 3}]}
     assert client.ok(client.post(f"agents/{agent}/heartbeat", json=body))["commands"] == []
     assert client.run(first)["state"] == "failed"
+
+
+def test_a_run_whose_assignment_never_reached_the_agent_is_offered_again(client: Api) -> None:
+    """The server stored the run but its answer was lost (it stopped before replying): the
+    agent's next heartbeat lists nothing alive, and gets the same run again, not a crash."""
+    sweep_id = client.create_sweep(GRID12)["id"]
+    agent = client.register_agent(sweep_id)
+    first = client.next_run(agent)
+    again = client.next_run(agent)
+    assert (again["run_id"], again["params"]) == (first["run_id"], first["params"])
+    assert client.run(first["run_id"])["state"] == "pending"
+    assert len(client.ok(client.get(f"sweeps/{sweep_id}/runs"))) == 1
+    client.ok(client.post(f"runs/{first['run_id']}/start", json={"agent_id": agent}))
+    assert client.heartbeat(agent, [first["run_id"]]) == []

@@ -293,7 +293,6 @@ class CommandAgent:
             self._not_started(command.run_id, f"could not prepare the run: {exc}")
             return
         say(f"About to run command: {shlex.join(argv)}")
-        self._report_start(command.run_id)
         try:
             child = Child(command.run_id, argv, env, self._shipper(command.run_id), self._wake.set)
         except OSError as exc:
@@ -305,6 +304,8 @@ class CommandAgent:
             )
             return
         self.children[command.run_id] = child
+        # after the spawn, so the program does not wait for this round trip to start
+        self._report_start(command.run_id)
         # a stop answer wakes the loop, whose heartbeat then fetches the stop order at once
         bridge = WandbBridge(
             env["WANDB_DIR"], command.run_id, self.api, on_stop=self._wake.set, say=say

@@ -101,10 +101,13 @@ class Controller:
         for run in runs:
             if run.id in alive and run.stopped:
                 commands.append(StopRun(run.id, run.stop_reason or "stopped"))
-        self._reap(agent, runs, set(alive), now)
+        unreceived = None if alive else self._unreceived(agent, runs, now)
+        self._reap(agent, runs, set(alive), now, keep=unreceived)
         self._reap_lost_agents(sweep, agent, now)
         if sweep.state is SweepState.CANCELED:
             return [*commands, self._exit(agent, "sweep canceled", now, kill=True)]
+        if unreceived is not None:
+            return [*commands, AssignRun(unreceived.id, sweep.id, sweep.project, unreceived.params)]
         sweep = self._check_target(sweep, runs, now)
         if alive or sweep.state is SweepState.PAUSED:
             return commands
@@ -124,10 +127,39 @@ class Controller:
         self.store.heartbeat_agent(agent.id, now, state=AgentState.FINISHED)
         return Exit(reason, kill=kill)
 
+    def _unreceived(
+        self, agent: AgentRecord, runs: Sequence[RunRecord], now: datetime
+    ) -> RunRecord | None:
+        """The run handed to this idle agent whose answer never reached it, if any.
+
+        An agent starts a run it receives before its next heartbeat and lists it there, and
+        the server marks it started; a run of the agent still pending and not listed was lost
+        on the way (the server stopped between storing it and answering). It is offered again
+        rather than crashed, but only for one agent timeout: an agent that keeps leaving it
+        gets it crashed as before.
+        """
+        for run in runs:
+            if (
+                run.agent_id == agent.id
+                and run.state is RunState.PENDING
+                and run.started_at is None
+                and not run.stopped
+                and now - run.created_at <= self.agent_timeout
+            ):
+                return run
+        return None
+
     def _reap(
-        self, agent: AgentRecord, runs: Sequence[RunRecord], alive: Collection[str], now: datetime
+        self,
+        agent: AgentRecord,
+        runs: Sequence[RunRecord],
+        alive: Collection[str],
+        now: datetime,
+        keep: RunRecord | None = None,
     ) -> None:
         for run in runs:
+            if keep is not None and run.id == keep.id:
+                continue
             if run.agent_id == agent.id and run.state in _ALIVE and run.id not in alive:
                 self._crash(
                     run,

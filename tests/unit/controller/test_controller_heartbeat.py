@@ -68,6 +68,7 @@ def test_run_cap_skips_runs_that_ended_crashed_or_killed_without_summary(h: Harn
     agent = h.agent(sweep)
     h.run_to_end(h.take(agent).run_id, [{"loss": 0.5}])  # counts (1)
     silent = h.take(agent).run_id  # the agent drops it: crashed, empty summary, not counted
+    h.controller.start_run(silent, h.clock())
     empty_kill = h.take(agent).run_id  # killed with no metrics: not counted
     assert h.store.get_run(silent).state is RunState.CRASHED
     h.controller.start_run(empty_kill, h.clock())
@@ -113,6 +114,35 @@ def test_a_run_the_agent_no_longer_reports_is_crashed_and_the_agent_gets_another
     assert crashed.state is RunState.CRASHED
     assert crashed.stop_reason is not None
     assert "stopped reporting it alive" in crashed.stop_reason
+
+
+def test_a_pending_run_the_agent_never_received_is_offered_again_for_one_timeout(
+    h: Harness,
+) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    first = h.take(agent)
+    h.clock.advance(30)
+    (again,) = h.beat(agent, [])
+    assert isinstance(again, AssignRun)
+    assert (again.run_id, again.params) == (first.run_id, first.params)
+    assert h.store.get_run(first.run_id).state is RunState.PENDING
+    h.clock.advance(31)  # past the agent timeout since it was handed out: the agent drops it
+    (other,) = h.beat(agent, [])
+    assert isinstance(other, AssignRun)
+    assert other.run_id != first.run_id
+    dropped = h.store.get_run(first.run_id)
+    assert dropped.state is RunState.CRASHED
+    assert dropped.stop_reason is not None and "stopped reporting it alive" in dropped.stop_reason
+
+
+def test_a_canceled_sweep_offers_no_unreceived_run_again(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    h.take(agent)
+    h.store.set_sweep_state(sweep, SweepState.CANCELED, h.clock())
+    (command,) = h.beat(agent, [])
+    assert isinstance(command, Exit) and command.kill
 
 
 def test_a_run_whose_agent_is_silent_for_the_timeout_is_crashed(h: Harness) -> None:
