@@ -20,7 +20,6 @@ Failures never reach the training script:
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 import time
@@ -254,6 +253,8 @@ class Sender:
     def _open(self) -> _Sink:
         if not self.settings.online:
             return self._go_offline(None)
+        import socket  # here, as httpx: 2 ms that init() on the training thread need not pay
+
         from hypersweep.client._http import ApiClient  # here: keeps httpx off the main thread
 
         transport = self.settings.transport

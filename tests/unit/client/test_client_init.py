@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,37 @@ def test_sys_exit_code_is_recorded_at_exit(tmp_path: Path) -> None:
     assert result.returncode == 4
     meta = read_offline_run(offline_run_dir(tmp_path)).meta
     assert (meta["state"], meta["exit_code"]) == ("failed", 4)
+
+
+EXIT_PROBE = """
+import atexit, gc, os
+import hypersweep
+# registered before init(): runs after the client's own exit step (atexit is last in, first out)
+atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0, flush=True))
+hypersweep.init(mode="offline", config={"x": 1})
+hypersweep.log({"loss": 1.0})
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "frozen"),
+    [
+        ({"HYPERSWEEP_AGENT_ID": "ag1"}, True),
+        ({"HYPERSWEEP_AGENT_ID": "ag1", "HYPERSWEEP_FAST_EXIT": "0"}, False),
+        ({}, False),
+    ],
+)
+def test_an_agents_run_skips_the_garbage_collections_at_exit(
+    tmp_path: Path, env: dict[str, str], frozen: bool
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HYPERSWEEP_", "WANDB_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"frozen {frozen}" in result.stdout.splitlines()
