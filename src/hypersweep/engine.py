@@ -43,6 +43,7 @@ __all__ = [
     "StopOrder",
     "Suggestion",
     "SweepConfig",
+    "needs_history",
     "next_runs",
     "parse",
     "render_command",
@@ -144,6 +145,17 @@ def next_runs(
     parsed = parse(config)
     rng = _rng(parsed, runs, seed)
     return SEARCHERS[parsed.method]().suggest(parsed, runs, n, rng)
+
+
+def needs_history(config: ConfigSource | SweepConfig) -> bool:
+    """Whether ``next_runs`` reads the runs' ``history`` for this config's method (bayes and
+    tpe do; grid, random and sobol need only parameters and states).
+
+    Example:
+        >>> needs_history({"method": "random", "parameters": {"x": {"min": 0, "max": 1}}})
+        False
+    """
+    return SEARCHERS[parse(config).method].reads_history
 
 
 def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:

@@ -97,6 +97,7 @@ def test_engine_exports() -> None:
         "StopOrder",
         "Suggestion",
         "SweepConfig",
+        "needs_history",
         "next_runs",
         "parse",
         "render_command",

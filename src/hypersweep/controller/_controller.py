@@ -115,7 +115,7 @@ class Controller:
             return [*commands, self._exit(agent, f"sweep {sweep.id} is finished", now)]
         if sweep.state is SweepState.PENDING:
             sweep = self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
-        assigned, why = self._assign(sweep, agent, now)
+        assigned, why = self._assign(sweep, agent, runs, now)
         if assigned is None:
             if why is None:  # nothing now, but a run still alive may need a retry
                 return commands
@@ -226,13 +226,17 @@ class Controller:
         return sweep
 
     def _assign(
-        self, sweep: SweepRecord, agent: AgentRecord, now: datetime
+        self, sweep: SweepRecord, agent: AgentRecord, runs: Sequence[RunRecord], now: datetime
     ) -> tuple[RunRecord | None, str | None]:
-        """The new run, or None and why the sweep is over (None: wait, it is not over yet)."""
+        """The new run, or None and why the sweep is over (None: wait, it is not over yet).
+
+        ``runs`` are the sweep's runs as the heartbeat read them: their histories are read
+        here, BEFORE assign_run, whose callback runs under the sweep's lock and may not call
+        the store (runs created in between simply have no history yet); and only for a method
+        that reads them (bayes, tpe), as each costs a walk over every run of the sweep.
+        """
         config = self.parsed(sweep)
-        # Read histories BEFORE assign_run: its callback runs under the sweep's lock and may not
-        # call the store. Runs created in between simply have no history yet.
-        series = self._metric_rows(sweep, config, self.store.list_runs(sweep.id))
+        series = self._metric_rows(sweep, config, runs) if engine.needs_history(config) else {}
         outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
 
         def make_params(records: Sequence[RunRecord]) -> NewRun | None:

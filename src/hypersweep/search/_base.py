@@ -35,6 +35,9 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str]
+    #: whether ``suggest`` reads the runs' ``history`` (not only their params and state): a
+    #: caller may pass runs without it otherwise, and save reading every run's history
+    reads_history: ClassVar[bool] = False
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         """Issues specific to this method (e.g. grid's allowed distributions)."""

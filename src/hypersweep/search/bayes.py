@@ -89,6 +89,7 @@ class BayesSearch(Searcher):
     """Gaussian-process Bayesian optimisation with W&B's observation semantics."""
 
     name = "bayes"
+    reads_history = True  # the best value each run reached (spec §4.4.1)
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return model_requirements(config, "Bayesian", "bayes")

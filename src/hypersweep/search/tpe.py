@@ -59,6 +59,7 @@ class TPESearch(Searcher):
     """Multivariate TPE with constant liar (module docstring)."""
 
     name = "tpe"
+    reads_history = True  # the best value each run reached (spec §4.4.1)
 
     def validate(self, config: SweepConfig) -> list[ConfigIssue]:
         return model_requirements(config, "TPE", "tpe")
