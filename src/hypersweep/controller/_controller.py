@@ -160,6 +160,9 @@ class Controller:
         for run in runs:
             if keep is not None and run.id == keep.id:
                 continue
+            if run.agent_id == agent.id and run.state is RunState.PREEMPTING:
+                self._end_preemption(run, now)
+                continue
             if run.agent_id == agent.id and run.state in _ALIVE and run.id not in alive:
                 self._crash(
                     run,
@@ -198,10 +201,20 @@ class Controller:
                 f"agent {agent.id} on {agent.host} (pid {agent.pid}) sent no heartbeat for "
                 f"{seconds} s: its machine or process died"
             )
-            for run in self.store.list_runs(sweep.id, states=_ALIVE):
-                if run.agent_id == agent.id:
+            for run in self.store.list_runs(sweep.id, states=(*_ALIVE, RunState.PREEMPTING)):
+                if run.agent_id != agent.id:
+                    continue
+                if run.state is RunState.PREEMPTING:
+                    self._end_preemption(run, now)
+                else:
                     self._crash(run, reason, now)
         return lost
+
+    def _end_preemption(self, run: RunRecord, now: datetime) -> None:
+        """A run left ``preempting`` (a server stopped inside ``_preempt``): its agent reported
+        the preemption, so it ends preempted and is run again."""
+        with contextlib.suppress(ConflictError):  # it ended meanwhile
+            self._preempt(run, now, run.exit_code)
 
     def _crash(self, run: RunRecord, reason: str, now: datetime) -> None:
         # spec §5.7: a run with a stop order ends killed however its process died

@@ -160,6 +160,29 @@ def test_a_run_whose_agent_is_silent_for_the_timeout_is_crashed(h: Harness) -> N
     assert h.store.get_run(run).state is RunState.PENDING
 
 
+def test_a_run_left_preempting_ends_preempted_at_its_agents_next_heartbeat(h: Harness) -> None:
+    # a server stopped inside the two-step move running -> preempting -> preempted
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id
+    h.controller.start_run(run, h.clock())
+    h.store.update_run(run, h.clock(), state=RunState.PREEMPTING, exit_code=-15)
+    h.beat(agent, [])
+    left = h.store.get_run(run)
+    assert left.state is RunState.PREEMPTED
+    assert left.stop_reason is not None and left.stop_reason.startswith("preempted")
+
+
+def test_a_run_left_preempting_by_a_lost_agent_ends_preempted_too(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id
+    h.controller.start_run(run, h.clock())
+    h.store.update_run(run, h.clock(), state=RunState.PREEMPTING)
+    assert h.controller.reap(h.clock.advance(70)) == 1
+    assert h.store.get_run(run).state is RunState.PREEMPTED
+
+
 def test_reap_finds_a_lost_agent_with_no_other_agent_heartbeating(h: Harness) -> None:
     sweep = h.sweep(GRID_12)
     only = h.agent(sweep)
