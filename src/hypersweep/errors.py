@@ -30,6 +30,7 @@ __all__ = [
     "ForbiddenError",
     "HypersweepError",
     "NotFoundError",
+    "RequestTooLarge",
     "RunStopped",
     "ServerUnavailable",
     "Severity",
@@ -122,6 +123,12 @@ class ForbiddenError(AuthError):
 
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 403
+
+
+class RequestTooLarge(HypersweepError):
+    """A request body over the server's limit (413); the client sends it in smaller parts."""
+
+    http_status: ClassVar[int] = 413
 
 
 class ServerUnavailable(HypersweepError):

@@ -15,7 +15,11 @@ Failures never reach the training script:
   directory (``_spool``), and go out in order once the server is back;
 - server still away when ``finish()``'s time is up -> everything undelivered is left in the
   spool directory as an offline run, and the run says which ``hypersweep sync`` uploads it;
-- server refusing a batch (4xx: the run ended or is unknown) -> it is dropped with a warning.
+- server finding a batch too large (413, over its body limit) -> sent again as two halves,
+  each with a batch number of its own, down to single rows; a row too large alone is dropped
+  with a warning;
+- server refusing a batch (other 4xx: the run ended or is unknown) -> it is dropped with a
+  warning.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hypersweep.client import _spool
 from hypersweep.client._outbox import Batch, Outbox
-from hypersweep.errors import HypersweepError, ServerUnavailable
+from hypersweep.errors import HypersweepError, RequestTooLarge, ServerUnavailable
 
 if TYPE_CHECKING:
     from hypersweep.client._http import ApiClient
@@ -166,6 +170,15 @@ class _Online:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _halves(batch: Batch) -> list[Batch]:
+    """A batch as two, in order; the keys set explicitly go with the second, after its rows."""
+    middle = len(batch.rows) // 2
+    return [
+        Batch(batch.rows[:middle], {}, batch.summary),
+        Batch(batch.rows[middle:], batch.explicit, batch.summary),
+    ]
 
 
 def _retry_or(exc: HypersweepError) -> Exception:
@@ -312,13 +325,16 @@ class Sender:
         # (microseconds) so that a later sender of the same run id (a reinit, a restarted
         # process) never reuses a number the server has seen.
         number = time.time_ns() // 1000
-        held: Batch | None = None  # a batch that failed: re-sent as it was, with its number
+        # Batches taken from the box and not delivered yet, oldest first: one that failed is
+        # re-sent as it was, with its number; one the server found too large (413) is replaced
+        # by its two halves, each sent with a number of its own.
+        held: list[Batch] = []
         while True:
             gave_up = False
             with box.cond:
                 while True:
                     now = time.monotonic()
-                    waiting = box.pending() + (held is not None)
+                    waiting = box.pending() + len(held)
                     due = max(last_send + self.settings.interval, retry_at)
                     if waiting and (now >= due or (box.closing and now >= retry_at)):
                         break
@@ -335,27 +351,36 @@ class Sender:
             if gave_up:
                 self._leave(held, number)
                 return
-            if held is None:
+            if not held:
                 box.refill(max_rows)
-                batch = box.take(max_rows)
+                held.append(box.take(max_rows))
                 number += 1
-            else:
-                batch = held
+            batch = held[0]
             try:
                 stop, reason = sink.deliver(batch, number)
             except _Retry as exc:
-                held = batch
                 retry_at = time.monotonic() + backoff.next_delay()
                 self._warn_once("retry", f"{exc.cause}; keeping the rows and retrying")
                 self._warn_spool()
                 continue
+            except RequestTooLarge as exc:
+                if len(batch.rows) > 1:
+                    held[:1] = _halves(batch)  # the first half keeps this (unstored) number
+                    continue
+                held.pop(0)
+                self._warn_once(
+                    "drop", f"dropped a row of run {self.settings.run_id} too large to send: {exc}"
+                )
+                continue
             except Exception as exc:  # refused (4xx), disk full, a bug: never kill the thread
-                held = None
+                held.pop(0)
                 self._warn_once(
                     "drop", f"dropped {len(batch.rows)} rows of run {self.settings.run_id}: {exc}"
                 )
                 continue
-            held = None
+            held.pop(0)
+            if held:
+                number += 1  # the next part of a split batch
             if backoff.failures:
                 note(f"delivering run {self.settings.run_id} again")
                 self._warned.discard("retry")  # so that the next outage is reported too
@@ -384,17 +409,18 @@ class Sender:
                 f"{spool.directory if spool else 'the run directory'} writable",
             )
 
-    def _leave(self, held: Batch | None, number: int, why: str | None = None) -> None:
+    def _leave(self, held: list[Batch], number: int, why: str | None = None) -> None:
         """``finish()``'s time is up and the server is away: leave what was not delivered (and
-        the run's end) in the spool directory, with the held batch's number, for ``hypersweep
-        sync``; ``number`` is the last batch number used."""
+        the run's end) in the spool directory, with the first held batch's number, for
+        ``hypersweep sync``; ``number`` is the last batch number used (the first held batch's,
+        which may have been stored)."""
         box, ending = self.box, self._ending
         with box.cond:
             spool = box.spool
             memory = list(box.rows)
             summary = dict(box.summary)
             spooled = box.spooled()
-        rows = (held.rows if held else []) + memory
+        rows = [row for batch in held for row in batch.rows] + memory
         count = len(rows) + spooled
         if spool is None or ending is None:  # not reached: close() sets both
             note(f"gave up delivering run {self.settings.run_id}: {count} rows were not delivered")
@@ -410,7 +436,7 @@ class Sender:
             # the first rows (held_rows of them) were sent as batch `batch` and may be stored:
             # sync re-sends them with that number, and the rest as batch + 1, + 2, ...
             "batch": number if held else number + 1,
-            "held_rows": len(held.rows) if held else 0,
+            "held_rows": len(held[0].rows) if held else 0,
         }
         try:
             path = spool.leave(rows, meta)
@@ -446,7 +472,7 @@ class Sender:
                 delay = backoff.next_delay()
                 if time.monotonic() + delay > self._deadline:
                     # every row arrived: the spool left carries only the end, for sync
-                    self._leave(None, number, why=str(exc.cause))
+                    self._leave([], number, why=str(exc.cause))
                     return
                 time.sleep(delay)
             except Exception as exc:

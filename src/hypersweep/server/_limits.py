@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hypersweep.errors import RequestTooLarge
 from hypersweep.protocol import ErrorBody
 
 __all__ = ["MAX_BODY_BYTES", "MAX_NESTING", "BodySizeLimit", "check_nesting", "nests_deeper"]
@@ -88,7 +89,7 @@ class BodySizeLimit:
         limit = f"{self.max_bytes / _MIB:g} MiB"
         size = f"is {declared / _MIB:.1f} MiB" if declared is not None else "passed the limit"
         body = ErrorBody(
-            error="RequestTooLarge",
+            error=RequestTooLarge.__name__,
             message=(
                 f"the request body {size}; the server accepts at most {limit} per request: "
                 "send fewer rows per history batch, or the output in smaller chunks"

@@ -205,6 +205,54 @@ def test_a_refused_batch_is_dropped_with_a_warning(
     assert "dropped 1 rows of run run1: run ended" in capsys.readouterr().err
 
 
+class SmallBodies(FakeServer):
+    """Refuses (413, as the server's body limit does) any history batch over ``limit`` rows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(never)
+        self.limit = limit
+        self.numbers: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else {}
+        if request.url.path.endswith("/history"):
+            if len(body["rows"]) > self.limit:
+                return httpx.Response(
+                    413, json={"error": "RequestTooLarge", "message": "the body passed 32 MiB"}
+                )
+            self.numbers.append(body["batch"])
+        return super().__call__(request)
+
+
+def test_a_batch_too_large_for_the_server_goes_in_halves_with_nothing_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = SmallBodies(limit=3)
+    run = make_run(server, tmp_path, interval=60, max_rows=10)
+    for i in range(10):
+        run.log({"loss": i})
+    run.summary["best"] = 0.25
+    run.finish()
+    assert [(s, m["loss"]) for s, m in server.rows()] == [(i, i) for i in range(10)]
+    history = [body for path, body in server.requests if path.endswith("/history")]
+    assert all(len(body["rows"]) <= 3 for body in history)
+    assert history[-1]["summary"] == {"best": 0.25}, "explicit keys go after the last rows"
+    assert server.numbers == sorted(set(server.numbers)), "each part has a number of its own"
+    assert "dropped" not in capsys.readouterr().err
+
+
+def test_a_single_row_too_large_for_the_server_is_dropped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = SmallBodies(limit=0)
+    run = make_run(server, tmp_path, interval=60, max_rows=10)
+    run.log({"loss": 1})
+    run.log({"loss": 2})
+    run.finish()
+    assert server.rows() == []
+    assert "dropped a row of run run1 too large to send" in capsys.readouterr().err
+
+
 def test_unreachable_server_at_start_falls_back_to_offline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
