@@ -352,6 +352,7 @@ function scoredRuns() {
 let parcoordsRuns = [];
 
 function drawParcoords() {
+  if (!chartsUp) return;
   const node = document.getElementById("parcoords");
   const { metric, runs } = scoredRuns();
   if (!metric) return emptyChart(node, "The sweep has no metric, so there is nothing to colour the lines by.");
@@ -404,6 +405,7 @@ function applyBrush() {
 let scatterRuns = [];
 
 function drawScatter() {
+  if (!chartsUp) return;
   const node = document.getElementById("scatter");
   const metric = metricOf(view.sweep.config);
   if (!metric) return emptyChart(node, "The sweep has no metric to plot.");
@@ -463,9 +465,17 @@ function setCurveKey(key) {
 }
 
 let curveRunIds = [];
+// Set once the first snapshot's charts are drawn (after the table has painted): until then the
+// charts wait, and so do the table page's curves, which neither the table nor the charts need.
+let chartsUp = false;
 
 async function refreshCurves(shown) {
   curveRunIds = shown.slice(0, CURVE_RUNS).map((r) => r.id);
+  await loadCurves();
+}
+
+async function loadCurves() {
+  if (!chartsUp) return;
   const key = view.curveKey;
   if (!key) return drawCurves();
   const missing = curveRunIds.filter((id) => !view.curves.has(id));
@@ -483,6 +493,7 @@ async function refreshCurves(shown) {
 }
 
 function drawCurves() {
+  if (!chartsUp) return;
   const node = document.getElementById("curves");
   const key = view.curveKey;
   if (!key) return emptyChart(node, "No run has logged a numeric value yet.");
@@ -550,7 +561,7 @@ async function drawImportance() {
 // runs still going are the model's forecast for the next points.
 async function drawPredictions() {
   const node = document.getElementById("predictions");
-  if (!node) return;
+  if (!node || !chartsUp) return;
   const message = document.getElementById("predictions-message");
   let result;
   try {
@@ -624,10 +635,21 @@ function onSnapshot(data) {
   drawKeySelect();
   tableChanged();
   loadAgents();
+  drawImportance();
+  if (chartsUp) return drawAllCharts();
+  // The table paints first; the charts (seconds for thousands of runs' parallel coordinates
+  // under software WebGL) follow in a task of their own.
+  afterPaint().then(() => {
+    chartsUp = true;
+    drawAllCharts();
+  });
+}
+
+function drawAllCharts() {
   drawParcoords();
   drawScatter();
-  drawImportance();
   drawPredictions();
+  loadCurves();
 }
 
 function onDelta(data) {
@@ -666,13 +688,16 @@ function onDelta(data) {
 }
 
 async function start() {
+  // The stream opens at once, before plotly.min.js runs (~0.8 s); the request beside it only
+  // tells an unknown sweep (404) from other failures, which the stream cannot.
+  const source = watchSweep(sweepId, { snapshot: onSnapshot, delta: onDelta });
   try {
     await api(`/sweeps/${encodeURIComponent(sweepId)}`);
   } catch (error) {
+    source.close();
     if (error.status === 404) return showNotFound("Sweep", error.message);
     return showError(error);
   }
-  watchSweep(sweepId, { snapshot: onSnapshot, delta: onDelta });
 }
 
 start();
