@@ -592,12 +592,16 @@ def targets(load: list[Outcome], trivial: list[Outcome]) -> list[str]:
     for agents in sorted({o.agents for o in load}):
         one, two = find(load, STORES["pg1"].name, agents), find(load, STORES["pg2"].name, agents)
         if one and two:
-            ratios = {
-                "history rows/s": two.rate(two.rows) / max(one.rate(one.rows), 1e-9),
-                "heartbeats/s": two.rate(two.heartbeats) / max(one.rate(one.heartbeats), 1e-9),
-                "runs completed/s": two.rate(two.completed) / max(one.rate(one.completed), 1e-9),
+            pairs = {
+                "history rows/s": (two.rate(two.rows), one.rate(one.rows)),
+                "heartbeats/s": (two.rate(two.heartbeats), one.rate(one.heartbeats)),
+                "runs completed/s": (two.rate(two.completed), one.rate(one.completed)),
             }
-            shown = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
+            ratios = {name: a / b if b else float("nan") for name, (a, b) in pairs.items()}
+            shown = ", ".join(
+                f"{name} {ratio:.2f}x" if b else f"{name} {a:.1f} vs none in 1 process"
+                for (name, ratio), (a, b) in zip(ratios.items(), pairs.values(), strict=True)
+            )
             lines.append(
                 f"- {agents} agents, PostgreSQL 2 processes / 1 process at least 1.5x: {shown}: "
                 f"{verdict(ratios['history rows/s'] >= 1.5)} (judged on history rows/s)"
