@@ -360,6 +360,14 @@ class RunImport(_Body):
     summary: dict[str, Any] = Field(default_factory=dict)
     exit_code: int | None = None
     state: Literal["finished", "failed", "crashed", "killed"] = "finished"
+    more_history: bool = Field(
+        default=False,
+        description=(
+            "true: the run is too large for one request; it is stored running (and left alone "
+            "by early termination) while the rest of its rows come by POST /runs/{run}/history, "
+            "and ends with POST /runs/{run}/finish giving `state` and `exit_code`"
+        ),
+    )
 
 
 # -- access control ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import hypersweep
 from _servers import server_thread
 from hypersweep.cli import main
 from hypersweep.client import ApiClient
-from hypersweep.protocol import RunCommand
+from hypersweep.protocol import HistoryRowIn, RunCommand, RunImport
 
 SWEEP = {
     "method": "grid",
@@ -126,6 +126,42 @@ def test_an_offline_run_synced_later_joins_the_sweep(
     assert stored.params == {"lr": 0.01, "opt": {"name": "adam"}, "epochs": 100}
     assert stored.summary["loss"] == pytest.approx(0.2)
     assert [row.metrics["loss"] for row in rows] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 0.2])
+
+
+def test_a_large_offline_run_goes_up_in_parts_untouched_by_early_termination(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str
+) -> None:
+    # more rows than one part (1,000): imported running, then numbered batches, then its end
+    run = hypersweep.init(config={"lr": 0.5, "opt": {"name": "adam"}, "epochs": 100})
+    for step in range(2_500):
+        run.log({"loss": 10.0 - step / 1000})
+    run.summary["loss"] = 0.125  # set explicitly: wins over the last logged value
+    run.finish(exit_code=3)
+    config = {
+        **SWEEP,
+        "early_terminate": {"type": "hyperband", "min_iter": 500, "eta": 2},
+    }
+    with ApiClient(server) as api:
+        sweep = api.create_sweep(config, project="mnist")
+        # runs with far better curves, so hyperband would stop a worse one that was running
+        for index in range(4):
+            api.import_run(
+                sweep.id,
+                RunImport(
+                    params={"lr": 0.01, "opt": {"name": "adam"}, "epochs": 100},
+                    name=f"good-{index}",
+                    history=[HistoryRowIn(step=s, metrics={"loss": 0.1}) for s in range(3000)],
+                ),
+            )
+        args = ["sync", str(tmp_path / "hypersweep"), "--sweep", sweep.id, "--server", server]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert f"synced run {run.id} (failed, 2500 rows)" in result.output
+        stored = api.get_run(run.id)
+        rows = api.history(run.id)
+    assert (stored.state.value, stored.exit_code, stored.stopped) == ("failed", 3, False)
+    assert stored.summary["loss"] == 0.125
+    assert [row.step for row in rows] == list(range(2_500))
 
 
 def test_sync_errors_name_the_directory_and_the_fix(tmp_path: Path, server: str) -> None:

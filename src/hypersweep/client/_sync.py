@@ -1,7 +1,10 @@
 """Uploading offline runs into a sweep (``hypersweep sync``), one ``import_run`` each.
 
 The run keeps its id, so a run that fell back offline lands under the id its sweep gave it.
-After an upload the directory gets a ``.synced`` marker and a second sync skips it.
+After an upload the directory gets a ``.synced`` marker and a second sync skips it. A run of
+more than ``_BATCH_ROWS`` rows goes in parts, since one request may not pass the server's body
+limit: the import with the first rows and ``more_history`` (the server keeps the run running,
+out of early termination's way), the rest as numbered history batches, then its end.
 
 A spool left by an online run whose server was away when it finished (``run.json`` with
 ``"kind": "spool"``, see ``_spool``) is not imported but appended to that run, which the server
@@ -13,14 +16,16 @@ it, its end.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hypersweep.client._http import ApiClient
 from hypersweep.client._offline import OfflineRun, mark_synced, read_offline_run, read_synced
 from hypersweep.client._spool import SPOOL_KIND
 from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
-from hypersweep.protocol import HistoryRowIn, RunImport
+from hypersweep.protocol import HistoryRowIn, RunImport, RunOut
 
 __all__ = ["SyncResult", "sync_run"]
 
@@ -71,14 +76,17 @@ def sync_run(
         params = run.meta.get("config") or {}
     summary = run.meta.get("summary") or {}
     exit_code = run.meta.get("exit_code")
+    code = exit_code if isinstance(exit_code, int) else None
+    first, rest = run.history[:_BATCH_ROWS], run.history[_BATCH_ROWS:]
     body = RunImport(
         run_id=None if new_id else run.meta["id"],
         name=run.meta.get("name") or None,
         params=dict(params),
-        history=[HistoryRowIn(step=step, metrics=metrics) for step, metrics in run.history],
+        history=[HistoryRowIn(step=step, metrics=metrics) for step, metrics in first],
         summary=dict(summary),
-        exit_code=exit_code if isinstance(exit_code, int) else None,
+        exit_code=code,
         state=run.final_state,  # type: ignore[arg-type]  # one of the four, by construction
+        more_history=bool(rest),
     )
     try:
         created = client.import_run(str(sweep_id), body)
@@ -90,6 +98,17 @@ def sync_run(
         return SyncResult(path, "failed", f"{path}: {exc}; check the sweep id with --sweep")
     except HypersweepError as exc:
         return SyncResult(path, "failed", f"{path}: {exc}")
+    if rest:
+        try:
+            created = _upload_rest(client, created.id, rest, dict(summary), code, run.final_state)
+        except HypersweepError as exc:
+            return SyncResult(
+                path,
+                "failed",
+                f"{path}: run {created.id} was created with its first {len(first)} rows, then "
+                f"the upload of the rest failed ({exc}); it stays running on the server: sync "
+                "again with --new-id to upload the whole run under a fresh id",
+            )
     mark_synced(path, sweep_id=created.sweep_id, server=client.url, run_id=created.id)
     rows = len(run.history)
     return SyncResult(
@@ -98,6 +117,26 @@ def sync_run(
         f"{path}: synced run {created.id} ({created.state.value}, {rows} rows) to sweep "
         f"{created.sweep_id}",
     )
+
+
+def _upload_rest(
+    client: ApiClient,
+    run_id: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    summary: dict[str, Any],
+    exit_code: int | None,
+    state: str,
+) -> RunOut:
+    """The rows after the first part, in numbered batches (a retried one is stored once), the
+    summary again after the last (it wins over the rows' last values), then the run's end."""
+    number = time.time_ns() // 1000
+    for offset, start in enumerate(range(0, len(rows), _BATCH_ROWS)):
+        last = start + _BATCH_ROWS >= len(rows)
+        chunk = rows[start : start + _BATCH_ROWS]
+        client.log_history(
+            run_id, chunk, summary if last and summary else None, batch=number + offset
+        )
+    return client.finish_run(run_id, exit_code=exit_code, state=state)
 
 
 def _append_spool(client: ApiClient, run: OfflineRun, *, new_id: bool) -> SyncResult:

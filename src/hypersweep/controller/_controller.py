@@ -37,6 +37,8 @@ __all__ = ["AGENT_TIMEOUT", "Controller"]
 AGENT_TIMEOUT = timedelta(seconds=60)
 _ALIVE = (RunState.PENDING, RunState.RUNNING)
 _FINAL = ("finished", "failed", "crashed", "killed")
+#: run meta key of a run imported in parts (``import_run(more_history=True)``) until it ends
+_IMPORTING = "importing"
 
 
 class Controller:
@@ -334,7 +336,7 @@ class Controller:
         state = RunState.RUNNING if run.state is RunState.PENDING else None
         if merged or state is not None:
             run = self.store.update_run(run_id, now, summary=merged, state=state)
-        if config.early_terminate is None or run.stopped:
+        if config.early_terminate is None or run.stopped or run.meta.get(_IMPORTING):
             return run.stopped, run.stop_reason
         runs = self.store.list_runs(sweep.id)
         series = self._metric_rows(sweep, config, runs)
@@ -402,7 +404,8 @@ class Controller:
                 f"run {run.id} already ended {run.state.value}{code} and cannot become "
                 f"{final.value}; a run's end is recorded once"
             )
-        return self.store.update_run(run_id, now, state=final, exit_code=exit_code)
+        importing = {_IMPORTING: False} if run.meta.get(_IMPORTING) else None
+        return self.store.update_run(run_id, now, state=final, exit_code=exit_code, meta=importing)
 
     def _preempt(self, run: RunRecord, now: datetime, exit_code: int | None) -> RunRecord:
         """Record a preemption: through preempting, the store's only way in (a repeat: as is).
@@ -442,8 +445,14 @@ class Controller:
         summary: Mapping[str, Any] | None = None,
         exit_code: int | None = None,
         state: str = "finished",
+        more_history: bool = False,
     ) -> RunRecord:
         """Add a whole ended run to a sweep (offline sync, prior runs; spec §11).
+
+        ``more_history``: the run is too large for one request. It is stored running, marked
+        ``importing`` (early termination leaves it alone), for its other rows to follow by
+        ``on_history`` and its end by ``finish_run``; ``state`` and ``exit_code`` are then the
+        caller's to send with the finish.
 
         Raises:
             ConflictError: ``run_id`` is taken, or ``state`` is not a final state.
@@ -471,6 +480,10 @@ class Controller:
             for _, values in history:
                 merged.update(values)
         merged.update(summary or {})
+        if more_history:
+            return self.store.update_run(
+                run.id, now, state=RunState.RUNNING, summary=merged, meta={_IMPORTING: True}
+            )
         return self.store.update_run(
             run.id, now, state=RunState(state), exit_code=exit_code, summary=merged
         )

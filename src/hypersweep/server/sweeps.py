@@ -159,6 +159,7 @@ def import_run(body: RunImport, ctx: Ctx, sweep: str, project: str | None = None
         summary=finite_json(body.summary),
         exit_code=body.exit_code,
         state=body.state,
+        more_history=body.more_history,
     )
     return run_out(run)
 
