@@ -37,6 +37,9 @@ __all__ = ["AGENT_TIMEOUT", "Controller"]
 AGENT_TIMEOUT = timedelta(seconds=60)
 _ALIVE = (RunState.PENDING, RunState.RUNNING)
 _FINAL = ("finished", "failed", "crashed", "killed")
+#: what a heartbeat reads of a random or grid sweep (``_heartbeat_runs``)
+_HEARTBEAT_STATES = (RunState.PENDING, RunState.RUNNING, RunState.PREEMPTING)
+_REAP_EVERY = timedelta(seconds=5)
 #: run meta key of a run imported in parts (``import_run(more_history=True)``) until it ends
 _IMPORTING = "importing"
 
@@ -55,6 +58,7 @@ class Controller:
         self._series = SeriesCache(store)
         self._configs: dict[str, engine.SweepConfig] = {}
         self._configs_lock = threading.Lock()
+        self._reaped_at: dict[str, datetime] = {}  # sweep id -> when a heartbeat last reaped
 
     def parsed(self, sweep: SweepRecord) -> engine.SweepConfig:
         """The sweep's parsed config (cached: a sweep's config never changes)."""
@@ -98,14 +102,15 @@ class Controller:
                 self.finish_run(run_id, now, exit_code=exit_code)
         sweep = self.store.get_sweep(agent.sweep_id)
         alive = list(dict.fromkeys(running))
-        runs = self.store.list_runs(sweep.id)
+        runs = self._heartbeat_runs(sweep)
         commands: list[Command] = []
         for run in runs:
             if run.id in alive and run.stopped:
                 commands.append(StopRun(run.id, run.stop_reason or "stopped"))
         unreceived = None if alive else self._unreceived(agent, runs, now)
         self._reap(agent, runs, set(alive), now, keep=unreceived)
-        self._reap_lost_agents(sweep, agent, now)
+        if self._reap_due(sweep.id, now):
+            self._reap_lost_agents(sweep, agent, now)
         if sweep.state is SweepState.CANCELED:
             return [*commands, self._exit(agent, "sweep canceled", now, kill=True)]
         if unreceived is not None:
@@ -124,6 +129,27 @@ class Controller:
             self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
             return [*commands, self._exit(agent, why, now)]
         return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
+
+    def _heartbeat_runs(self, sweep: SweepRecord) -> list[RunRecord]:
+        """The runs a heartbeat needs: the alive ones (stop orders, this agent's runs), or all
+        when the target check or the search reads them (``metric.target``; bayes, tpe). Reading
+        only the alive ones keeps a heartbeat of a long random or grid sweep O(alive runs)."""
+        config = self.parsed(sweep)
+        target = config.metric is not None and config.metric.target is not None
+        if target or engine.needs_history(config):
+            return self.store.list_runs(sweep.id)
+        return self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES)
+
+    def _reap_due(self, sweep_id: str, now: datetime) -> bool:
+        """Whether a heartbeat should look for the sweep's lost agents: at most every
+        ``_REAP_EVERY`` per sweep and process (each look reads all its agents; ``reap``, on the
+        server's timer, looks too)."""
+        with self._configs_lock:
+            last = self._reaped_at.get(sweep_id)
+            if last is not None and timedelta(0) <= now - last < _REAP_EVERY:
+                return False
+            self._reaped_at[sweep_id] = now
+            return True
 
     def _exit(self, agent: AgentRecord, reason: str, now: datetime, kill: bool = False) -> Exit:
         self.store.heartbeat_agent(agent.id, now, state=AgentState.FINISHED)

@@ -258,3 +258,39 @@ def test_a_stop_order_is_repeated_on_every_heartbeat_until_the_run_is_gone(h: Ha
     (command,) = h.beat(agent, [])
     assert isinstance(command, AssignRun)
     assert h.store.get_run(run).state is RunState.KILLED
+
+
+def test_heartbeats_look_for_lost_agents_at_most_every_5_s_per_sweep(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    silent, busy = h.agent(sweep), h.agent(sweep)
+    lost_run = h.take(silent).run_id
+    run = h.take(busy).run_id
+    h.clock.advance(57)
+    h.beat(busy, [run])  # 59 s of silence: it looks, nobody is lost yet
+    h.clock.advance(2)
+    h.beat(busy, [run])  # 62 s of silence, but the last look was 3 s ago
+    assert h.store.get_run(lost_run).state is RunState.PENDING
+    h.clock.advance(2)
+    h.beat(busy, [run])  # 6 s after the last look
+    assert h.store.get_run(lost_run).state is RunState.CRASHED
+    assert h.store.get_agent(silent).state is AgentState.LOST
+
+
+def test_a_heartbeat_reads_only_alive_runs_unless_the_search_or_target_needs_all(
+    h: Harness,
+) -> None:
+    asked: list[Any] = []
+    list_runs = h.store.list_runs
+
+    def spy(sweep_id: str, states: Any = None) -> Any:
+        asked.append(states)
+        return list_runs(sweep_id, states)
+
+    h.store.list_runs = spy  # type: ignore[method-assign]
+    bayes = {**RANDOM, "method": "bayes"}
+    target = {**RANDOM, "metric": {"name": "loss", "target": 0.1}}
+    for config, reads_all in ((RANDOM, False), (GRID_12, False), (bayes, True), (target, True)):
+        agent = h.agent(h.sweep(config))
+        asked.clear()
+        h.take(agent)
+        assert (None in asked[:1]) is reads_all, config
