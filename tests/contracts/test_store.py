@@ -248,6 +248,10 @@ def test_list_runs_by_state_and_counts(store: Store, sweep_id: str) -> None:
     store.update_run(b.id, at(1), state=RunState.FAILED, exit_code=1)
     live = store.list_runs(sweep_id, states={RunState.RUNNING, RunState.FAILED})
     assert [r.id for r in live] == [a.id, b.id]
+    agent = store.register_agent(sweep_id, "h", 1, T0)
+    store.update_run(a.id, at(2), agent_id=agent.id)
+    assert [r.id for r in store.list_runs(sweep_id, agent_id=agent.id)] == [a.id]
+    assert store.list_runs(sweep_id, states={RunState.FAILED}, agent_id=agent.id) == []
     counts = store.run_counts(sweep_id)
     assert counts[RunState.PENDING] == 1
     assert counts[RunState.RUNNING] == 1

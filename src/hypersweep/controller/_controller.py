@@ -102,7 +102,7 @@ class Controller:
                 self.finish_run(run_id, now, exit_code=exit_code)
         sweep = self.store.get_sweep(agent.sweep_id)
         alive = list(dict.fromkeys(running))
-        runs = self._heartbeat_runs(sweep)
+        runs = self._heartbeat_runs(sweep, agent.id)
         commands: list[Command] = []
         for run in runs:
             if run.id in alive and run.stopped:
@@ -130,15 +130,15 @@ class Controller:
             return [*commands, self._exit(agent, why, now)]
         return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
 
-    def _heartbeat_runs(self, sweep: SweepRecord) -> list[RunRecord]:
-        """The runs a heartbeat needs: the alive ones (stop orders, this agent's runs), or all
-        when the target check or the search reads them (``metric.target``; bayes, tpe). Reading
-        only the alive ones keeps a heartbeat of a long random or grid sweep O(alive runs)."""
+    def _heartbeat_runs(self, sweep: SweepRecord, agent_id: str) -> list[RunRecord]:
+        """The runs a heartbeat needs: this agent's alive ones (its stop orders, runs it lost),
+        or all when the target check or the search reads them (``metric.target``; bayes, tpe).
+        So a heartbeat of a random or grid sweep reads a run or two, however long the sweep."""
         config = self.parsed(sweep)
         target = config.metric is not None and config.metric.target is not None
         if target or engine.needs_history(config):
             return self.store.list_runs(sweep.id)
-        return self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES)
+        return self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES, agent_id=agent_id)
 
     def _reap_due(self, sweep_id: str, now: datetime) -> bool:
         """Whether a heartbeat should look for the sweep's lost agents: at most every

@@ -217,9 +217,14 @@ class Store(ABC):
 
     @abstractmethod
     def list_runs(
-        self, sweep_id: str, states: Collection[RunState] | None = None
+        self,
+        sweep_id: str,
+        states: Collection[RunState] | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> list[RunRecord]:
-        """The sweep's runs (only those in ``states`` if given), in creation order."""
+        """The sweep's runs (only those in ``states``, and of ``agent_id``, if given), in
+        creation order."""
 
     @abstractmethod
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:

@@ -178,14 +178,20 @@ class MemoryStore(Store):
             raise NotFoundError(f"no run with id {run_id!r}") from None
 
     def list_runs(
-        self, sweep_id: str, states: Collection[RunState] | None = None
+        self,
+        sweep_id: str,
+        states: Collection[RunState] | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> list[RunRecord]:
         with self._lock:
             self._sweep(sweep_id)
             return [
                 _snapshot(run)
                 for run in self._runs.values()
-                if run.sweep_id == sweep_id and (states is None or run.state in states)
+                if run.sweep_id == sweep_id
+                and (states is None or run.state in states)
+                and (agent_id is None or run.agent_id == agent_id)
             ]
 
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:

@@ -272,18 +272,28 @@ class SqlStore(Store):
             return self._get_run(conn, run_id)
 
     def list_runs(
-        self, sweep_id: str, states: Collection[RunState] | None = None
+        self,
+        sweep_id: str,
+        states: Collection[RunState] | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> list[RunRecord]:
         with self._transaction() as conn:
             self._get_sweep(conn, sweep_id)
-            return self._list_runs(conn, sweep_id, states)
+            return self._list_runs(conn, sweep_id, states, agent_id)
 
     def _list_runs(
-        self, conn: sa.Connection, sweep_id: str, states: Collection[RunState] | None
+        self,
+        conn: sa.Connection,
+        sweep_id: str,
+        states: Collection[RunState] | None,
+        agent_id: str | None = None,
     ) -> list[RunRecord]:
         query = sa.select(t.runs).where(t.runs.c.sweep_id == sweep_id).order_by(t.runs.c.seq)
         if states is not None:
             query = query.where(t.runs.c.state.in_([RunState(s).value for s in states]))
+        if agent_id is not None:
+            query = query.where(t.runs.c.agent_id == agent_id)
         return [run_from_row(row) for row in conn.execute(query)]
 
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:
