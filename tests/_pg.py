@@ -1,5 +1,6 @@
-"""A fresh schema on the test PostgreSQL server (``HYPERSWEEP_TEST_PG_URL``) for end-to-end
-tests: skipped with the reason when it is not set, a failure under ``CI=true``."""
+"""A fresh schema on the test PostgreSQL server (``HYPERSWEEP_TEST_PG_URL``) for the store,
+API and end-to-end tests: skipped with the reason when it is not set, a failure under
+``CI=true``."""
 
 from __future__ import annotations
 

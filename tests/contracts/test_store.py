@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import FrozenInstanceError
 from datetime import datetime, timedelta, timezone
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from _pg import fresh_schema
 from hypersweep.domain import TERMINAL_STATES, RunState
 from hypersweep.errors import ConflictError, NotFoundError, StoreError
 from hypersweep.store import (
@@ -32,8 +31,6 @@ from hypersweep.store import (
 )
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-PG_URL = os.environ.get("HYPERSWEEP_TEST_PG_URL")
-PG_SKIP = "HYPERSWEEP_TEST_PG_URL is not set; PostgreSQL tests skipped"
 
 
 def at(seconds: float) -> datetime:
@@ -41,23 +38,12 @@ def at(seconds: float) -> datetime:
 
 
 def _pg_store() -> Iterator[Store]:
-    if not PG_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail(PG_SKIP + " (CI=true needs them)")
-        pytest.skip(PG_SKIP)
-    schema = f"hs_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    store = SqlStore(url.render_as_string(hide_password=False))
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema("hs_test") as url:
+        store = SqlStore(url)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(

@@ -1,15 +1,13 @@
 """The HTTP API over every store: ``client`` is a ``TestClient`` on ``create_app(store, clock)``.
 
 ``store`` runs each test on MemoryStore, SqlStore on SQLite in ``tmp_path``, and SqlStore on
-PostgreSQL when ``HYPERSWEEP_TEST_PG_URL`` is set: one schema per session, made and dropped as in
-``tests/contracts/test_store.py``, emptied before each test. Every answer the client gets is
+PostgreSQL when ``HYPERSWEEP_TEST_PG_URL`` is set: one schema per session, made and dropped by
+``tests/_pg.py``, emptied before each test. Every answer the client gets is
 checked on the way: never a 5xx, and every 4xx body is an ``ErrorBody``.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -21,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.exceptions import StarletteDeprecationWarning
 
+from _pg import fresh_schema
 from hypersweep.protocol import API_PREFIX, ErrorBody
 from hypersweep.server import create_app
 from hypersweep.server._credentials import mint
@@ -33,8 +32,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-PG_URL = os.environ.get("HYPERSWEEP_TEST_PG_URL")
-PG_SKIP = "HYPERSWEEP_TEST_PG_URL is not set; PostgreSQL tests skipped"
 
 
 class FakeClock:
@@ -54,25 +51,14 @@ class FakeClock:
 @pytest.fixture(scope="session")
 def pg_schema() -> Iterator[tuple[SqlStore, sa.Engine]]:
     """One PostgreSQL schema for the session, migrated once (migrating per test costs ~0.5 s)."""
-    if not PG_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail(PG_SKIP + " (CI=true needs them)")
-        pytest.skip(PG_SKIP)
-    schema = f"hs_api_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    store = SqlStore(url.render_as_string(hide_password=False))
-    in_schema = sa.create_engine(url)
-    try:
-        yield store, in_schema
-    finally:
-        store.close()
-        in_schema.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema("hs_api") as url:
+        store = SqlStore(url)
+        in_schema = sa.create_engine(url)
+        try:
+            yield store, in_schema
+        finally:
+            store.close()
+            in_schema.dispose()
 
 
 def _emptied(store: SqlStore, engine: sa.Engine) -> SqlStore:
