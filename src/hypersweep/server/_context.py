@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from hypersweep.controller import Controller
 from hypersweep.errors import NotFoundError
 from hypersweep.store import Store, SweepRecord
 
-__all__ = ["AppContext", "Ctx", "resolve_sweep"]
+__all__ = ["AppContext", "Ctx", "add_sweep_route", "resolve_sweep"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,12 @@ def resolve_sweep(ctx: AppContext, sweep_id: str, project: str | None = None) ->
             f"{sweep.project}/{sweep_id} or just {sweep_id}"
         )
     return sweep
+
+
+def add_sweep_route(
+    router: APIRouter, suffix: str, endpoint: Callable[..., Any], **kwargs: Any
+) -> None:
+    """Serve ``endpoint`` at ``/sweeps/{sweep}SUFFIX``, and at ``/sweeps/{project}/{sweep}SUFFIX``
+    (W&B's ``PROJECT/ID``) kept out of the OpenAPI schema."""
+    for prefix, in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
+        router.add_api_route(prefix + suffix, endpoint, include_in_schema=in_schema, **kwargs)

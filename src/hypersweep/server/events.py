@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hypersweep.errors import NotFoundError
 from hypersweep.protocol import ErrorBody, HistoryRowOut
-from hypersweep.server._context import AppContext, Ctx, resolve_sweep
+from hypersweep.server._context import AppContext, Ctx, add_sweep_route, resolve_sweep
 from hypersweep.server._convert import run_out, sweep_out
 from hypersweep.store import RunRecord
 
@@ -153,12 +153,11 @@ async def sweep_events(
     )
 
 
-for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
-    router.add_api_route(
-        _prefix + "/events",
-        sweep_events,
-        methods=["GET"],
-        include_in_schema=_in_schema,
-        response_class=StreamingResponse,
-        summary="Server-sent events: the sweep's runs and history as they change",
-    )
+add_sweep_route(
+    router,
+    "/events",
+    sweep_events,
+    methods=["GET"],
+    response_class=StreamingResponse,
+    summary="Server-sent events: the sweep's runs and history as they change",
+)

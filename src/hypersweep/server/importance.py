@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from hypersweep.controller import finite, metric_of
 from hypersweep.domain import RunState
-from hypersweep.server._context import Ctx, resolve_sweep
+from hypersweep.server._context import Ctx, add_sweep_route, resolve_sweep
 from hypersweep.store import RunRecord
 
 __all__ = ["MIN_RUNS", "Importance", "ParamImportance", "flatten", "importance_of", "router"]
@@ -241,11 +241,10 @@ def _importance(ctx: Ctx, sweep: str, project: str | None = None) -> Importance:
     return answer.model_copy(deep=True)
 
 
-for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
-    router.add_api_route(
-        _prefix + "/importance",
-        _importance,
-        methods=["GET"],
-        include_in_schema=_in_schema,
-        summary="Parameter importance: random forest and correlation with the metric",
-    )
+add_sweep_route(
+    router,
+    "/importance",
+    _importance,
+    methods=["GET"],
+    summary="Parameter importance: random forest and correlation with the metric",
+)

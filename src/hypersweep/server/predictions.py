@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from hypersweep.controller import finite, metric_of
 from hypersweep.domain import RunState
-from hypersweep.server._context import Ctx, resolve_sweep
+from hypersweep.server._context import Ctx, add_sweep_route, resolve_sweep
 from hypersweep.store import RunRecord
 
 __all__ = ["Prediction", "Predictions", "SearchInfo", "predictions_of", "router"]
@@ -112,15 +112,14 @@ def _predictions(
     return predictions_of(dict(record.config), list(ctx.store.list_runs(record.id)), limit)
 
 
-for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
-    router.add_api_route(
-        _prefix + "/predictions",
-        _predictions,
-        methods=["GET"],
-        include_in_schema=_in_schema,
-        tags=["sweeps"],
-        summary="The model's prediction for each run it chose, beside the value reached",
-    )
+add_sweep_route(
+    router,
+    "/predictions",
+    _predictions,
+    methods=["GET"],
+    tags=["sweeps"],
+    summary="The model's prediction for each run it chose, beside the value reached",
+)
 
 
 @router.get("/runs/{run}/search-info", tags=["runs"])

@@ -193,6 +193,8 @@ _ROUTES: list[tuple[str, str, Callable[..., Any], int]] = [
     ("POST", "/agents", register_agent, 201),
     ("GET", "/agents", list_agents, 200),
 ]
+# Not add_sweep_route: every /sweeps/{sweep}/... must come before /sweeps/{project}/{sweep},
+# which would take their paths.
 for _prefix, _in_schema in (("/sweeps/{sweep}", True), ("/sweeps/{project}/{sweep}", False)):
     for _method, _suffix, _handler, _status in _ROUTES:
         router.add_api_route(
