@@ -155,7 +155,8 @@ def needs_history(config: ConfigSource | SweepConfig) -> bool:
         >>> needs_history({"method": "random", "parameters": {"x": {"min": 0, "max": 1}}})
         False
     """
-    return SEARCHERS[parse(config).method].reads_history
+    parsed = config if isinstance(config, SweepConfig) else parse(config)  # parsed: validated
+    return SEARCHERS[parsed.method].reads_history
 
 
 def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
