@@ -57,16 +57,16 @@ class Controller:
         self.agent_timeout = agent_timeout
         self._series = SeriesCache(store)
         self._configs: dict[str, engine.SweepConfig] = {}
-        self._configs_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _configs and _reaped_at
         self._reaped_at: dict[str, datetime] = {}  # sweep id -> when a heartbeat last reaped
 
     def parsed(self, sweep: SweepRecord) -> engine.SweepConfig:
         """The sweep's parsed config (cached: a sweep's config never changes)."""
-        with self._configs_lock:
+        with self._lock:
             config = self._configs.get(sweep.id)
         if config is None:
             config = engine.parse(dict(sweep.config))
-            with self._configs_lock:
+            with self._lock:
                 self._configs[sweep.id] = config
         return config
 
@@ -144,7 +144,7 @@ class Controller:
         """Whether a heartbeat should look for the sweep's lost agents: at most every
         ``_REAP_EVERY`` per sweep and process (each look reads all its agents; ``reap``, on the
         server's timer, looks too)."""
-        with self._configs_lock:
+        with self._lock:
             last = self._reaped_at.get(sweep_id)
             if last is not None and timedelta(0) <= now - last < _REAP_EVERY:
                 return False
