@@ -280,6 +280,46 @@ def test_a_repeated_history_batch_is_stored_once(store: Store, sweep_id: str) ->
     assert (stored.last_batch, stored.history_rows) == (2, 3)
 
 
+def test_log_history_stores_the_batch_and_its_summary_at_once(store: Store, sweep_id: str) -> None:
+    run = store.create_run(sweep_id, {}, T0)
+    store.update_run(run.id, T0, summary={"kept": 1})
+    after = store.log_history(
+        run.id,
+        [(0, {"loss": 1.0}), (1, {"loss": 0.5})],
+        at(5),
+        batch=1,
+        summary={"loss": 0.5},
+        start=True,
+    )
+    assert after is not None
+    assert (after.state, after.started_at, after.history_rows, after.last_batch) == (
+        RunState.RUNNING,
+        at(5),
+        2,
+        1,
+    )
+    assert dict(after.summary) == {"kept": 1, "loss": 0.5}
+    assert store.get_run(run.id) == after
+    # a retry of the batch changes nothing, not even the summary
+    assert (
+        store.log_history(run.id, [(0, {"loss": 9.0})], at(6), batch=1, summary={"loss": 9.0})
+        is None
+    )
+    # start leaves a running run's start time alone; no summary leaves the summary alone
+    later = store.log_history(run.id, [(2, {"acc": 0.9})], at(7), batch=2, start=True)
+    assert later is not None
+    assert (later.started_at, later.history_rows, dict(later.summary)) == (
+        at(5),
+        3,
+        {"kept": 1, "loss": 0.5},
+    )
+    assert [row.step for row in store.history(run.id)] == [0, 1, 2]
+    store.update_run(run.id, at(8), state=RunState.FINISHED)
+    with pytest.raises(ConflictError):
+        store.log_history(run.id, [(3, {"loss": 0.1})], at(9), batch=3)
+    assert store.get_run(run.id).history_rows == 3
+
+
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert run.history_rows == 0

@@ -70,6 +70,12 @@ class Controller:
                 self._configs[sweep.id] = config
         return config
 
+    def _config_of(self, sweep_id: str) -> engine.SweepConfig:
+        """``parsed`` by sweep id: the store is read only the first time."""
+        with self._lock:
+            config = self._configs.get(sweep_id)
+        return config if config is not None else self.parsed(self.store.get_sweep(sweep_id))
+
     # -- heartbeat -----------------------------------------------------------------------------
 
     def heartbeat(
@@ -277,7 +283,7 @@ class Controller:
         that reads them (bayes, tpe), as each costs a walk over every run of the sweep.
         """
         config = self.parsed(sweep)
-        series = self._metric_rows(sweep, config, runs) if engine.needs_history(config) else {}
+        series = self._metric_rows(sweep.id, config, runs) if engine.needs_history(config) else {}
         outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
 
         def make_params(records: Sequence[RunRecord]) -> NewRun | None:
@@ -316,11 +322,11 @@ class Controller:
         return run, outcome["why"]
 
     def _metric_rows(
-        self, sweep: SweepRecord, config: engine.SweepConfig, runs: Sequence[RunRecord]
+        self, sweep_id: str, config: engine.SweepConfig, runs: Sequence[RunRecord]
     ) -> dict[str, list[Row]]:
         if config.metric is None:
             return {}
-        return self._series.rows(sweep.id, config.metric.name, runs)
+        return self._series.rows(sweep_id, config.metric.name, runs)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -345,27 +351,25 @@ class Controller:
         Returns:
             Whether THIS run should stop, and why.
         """
-        run = self.store.get_run(run_id)
-        sweep = self.store.get_sweep(run.sweep_id)
-        config = self.parsed(sweep)
-        metric = config.metric.name if config.metric is not None else None
-        with self._series.lock:
-            if not self.store.append_history(run_id, rows, batch=batch):
-                run = self.store.get_run(run_id)
-                return run.stopped, run.stop_reason
-            if metric is not None:
-                self._series.append_locked(sweep.id, run_id, metric, rows)
         merged: dict[str, Any] = {}
         for _, values in rows:
             merged.update(values)
         merged.update(summary or {})
-        state = RunState.RUNNING if run.state is RunState.PENDING else None
-        if merged or state is not None:
-            run = self.store.update_run(run_id, now, summary=merged, state=state)
+        with self._series.lock:
+            logged = self.store.log_history(
+                run_id, rows, now, batch=batch, summary=merged, start=True
+            )
+            if logged is None:
+                run = self.store.get_run(run_id)
+                return run.stopped, run.stop_reason
+            config = self._config_of(logged.sweep_id)
+            if config.metric is not None:
+                self._series.append_locked(logged.sweep_id, run_id, config.metric.name, rows)
+        run = logged
         if config.early_terminate is None or run.stopped or run.meta.get(_IMPORTING):
             return run.stopped, run.stop_reason
-        runs = self.store.list_runs(sweep.id)
-        series = self._metric_rows(sweep, config, runs)
+        runs = self.store.list_runs(run.sweep_id)
+        series = self._metric_rows(run.sweep_id, config, runs)
         by_id = {record.id: record for record in runs}
         engine_runs = [_engine_run(record, series.get(record.id, ())) for record in runs]
         answer: tuple[bool, str | None] = (False, None)

@@ -153,6 +153,14 @@ def apply_run_update(run: RunRecord, now: datetime, changes: Mapping[str, Any]) 
     return dataclasses.replace(run, **new)
 
 
+def log_changes(run: RunRecord, summary: Mapping[str, Any] | None, start: bool) -> dict[str, Any]:
+    """``apply_run_update`` changes of a history batch: its summary, and pending -> running."""
+    return {
+        "summary": summary,
+        "state": RunState.RUNNING if start and run.state is RunState.PENDING else None,
+    }
+
+
 class Store(ABC):
     """Where sweeps, runs, their history and output, and agents live; see the module contract."""
 
@@ -285,6 +293,31 @@ class Store(ABC):
         a batch at or below the run's ``last_batch`` was stored before and is skipped, so a
         batch whose acknowledgement was lost is stored once. Returns False for such a repeat
         (nothing stored), else True.
+        """
+
+    @abstractmethod
+    def log_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        now: datetime,
+        *,
+        batch: int | None = None,
+        summary: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> RunRecord | None:
+        """``append_history`` and what the batch says about the run, in one transaction.
+
+        ``summary`` is merged over the run's summary (as ``update_run``), and with ``start`` a
+        pending run becomes running. One write instead of two is what lets a busy server store
+        a batch per request without queueing twice for the database's write lock.
+
+        Returns:
+            The run after the batch, or None for a repeated ``batch`` (nothing changed).
+
+        Raises:
+            NotFoundError: no run has this id.
+            ConflictError: the run is terminal.
         """
 
     @abstractmethod

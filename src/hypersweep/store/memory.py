@@ -16,6 +16,7 @@ from hypersweep.store._base import (
     apply_run_update,
     check_run_changeable,
     check_sweep_transition,
+    log_changes,
     new_run_of,
 )
 from hypersweep.store._records import (
@@ -224,6 +225,28 @@ class MemoryStore(Store):
                 last_batch=batch if batch is not None else run.last_batch,
             )
             return True
+
+    def log_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        now: datetime,
+        *,
+        batch: int | None = None,
+        summary: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> RunRecord | None:
+        with self._lock:
+            run = self._run(run_id)
+            after = apply_run_update(run, now, log_changes(run, summary, start))
+            if not self.append_history(run_id, rows, batch=batch):
+                return None
+            self._runs[run_id] = dataclasses.replace(
+                after,
+                history_rows=self._runs[run_id].history_rows,
+                last_batch=self._runs[run_id].last_batch,
+            )
+            return _snapshot(self._runs[run_id])
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         with self._lock:

@@ -7,8 +7,10 @@ through ``SqlStore._transaction``, which commits, rolls back and turns driver er
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ from hypersweep.store._base import (
     apply_run_update,
     check_run_changeable,
     check_sweep_transition,
+    log_changes,
     new_run_of,
 )
 from hypersweep.store._migrate import check_or_create
@@ -59,6 +62,26 @@ def _tail(text: str, lines: int | None) -> str:
     return "".join(text.splitlines(keepends=True)[-lines:]) if lines > 0 else ""
 
 
+# The statements every request runs, built once: building one (and its cache key) for each call
+# cost more than executing it.
+_SWEEP = sa.select(t.sweeps).where(t.sweeps.c.id == sa.bindparam("id"))
+_SWEEP_LOCKED = _SWEEP.with_for_update()
+_RUN = sa.select(t.runs).where(t.runs.c.id == sa.bindparam("id"))
+_RUN_LOCKED = _RUN.with_for_update()
+_AGENT = sa.select(t.agents).where(t.agents.c.id == sa.bindparam("id"))
+_RUNS = (
+    sa.select(t.runs).where(t.runs.c.sweep_id == sa.bindparam("sweep_id")).order_by(t.runs.c.seq)
+)
+_IN_STATES = t.runs.c.state.in_(sa.bindparam("states", expanding=True))
+_OF_AGENT = t.runs.c.agent_id == sa.bindparam("agent_id")
+_RUNS_QUERIES = {
+    (False, False): _RUNS,
+    (True, False): _RUNS.where(_IN_STATES),
+    (False, True): _RUNS.where(_OF_AGENT),
+    (True, True): _RUNS.where(_IN_STATES, _OF_AGENT),
+}
+
+
 class SqlStore(Store):
     """The store in a SQL database through SQLAlchemy Core; see ``open_store``."""
 
@@ -75,16 +98,18 @@ class SqlStore(Store):
                 f"cannot use the database URL {self._where}: {exc}; "
                 "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
             ) from exc
+        self._write_lock: threading.Lock | None = None  # SQLite's writers queue here
         if self._engine.dialect.name == "sqlite":
-            configure_sqlite(self._engine)
+            self._write_lock = configure_sqlite(self._engine)
         with self._transaction(write=True) as conn:
             check_or_create(conn, self._where)
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[sa.Connection]:
         """One transaction: commit on success, roll back on error, driver errors -> StoreError."""
+        queue = self._write_lock if write and self._write_lock is not None else nullcontext()
         try:
-            with self._engine.connect() as conn:
+            with queue, self._engine.connect() as conn:
                 if write:
                     conn.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
@@ -112,21 +137,19 @@ class SqlStore(Store):
     # -- lookups inside a transaction ----------------------------------------------------------
 
     def _get_sweep(self, conn: sa.Connection, sweep_id: str, lock: bool = False) -> SweepRecord:
-        query = sa.select(t.sweeps).where(t.sweeps.c.id == sweep_id)
-        row = conn.execute(query.with_for_update() if lock else query).first()
+        row = conn.execute(_SWEEP_LOCKED if lock else _SWEEP, {"id": sweep_id}).first()
         if row is None:
             raise NotFoundError(f"no sweep with id {sweep_id!r}")
         return sweep_from_row(row)
 
     def _get_run(self, conn: sa.Connection, run_id: str, lock: bool = False) -> RunRecord:
-        query = sa.select(t.runs).where(t.runs.c.id == run_id)
-        row = conn.execute(query.with_for_update() if lock else query).first()
+        row = conn.execute(_RUN_LOCKED if lock else _RUN, {"id": run_id}).first()
         if row is None:
             raise NotFoundError(f"no run with id {run_id!r}")
         return run_from_row(row)
 
     def _get_agent(self, conn: sa.Connection, agent_id: str) -> AgentRecord:
-        row = conn.execute(sa.select(t.agents).where(t.agents.c.id == agent_id)).first()
+        row = conn.execute(_AGENT, {"id": agent_id}).first()
         if row is None:
             raise NotFoundError(f"no agent with id {agent_id!r}")
         return agent_from_row(row)
@@ -289,12 +312,11 @@ class SqlStore(Store):
         states: Collection[RunState] | None,
         agent_id: str | None = None,
     ) -> list[RunRecord]:
-        query = sa.select(t.runs).where(t.runs.c.sweep_id == sweep_id).order_by(t.runs.c.seq)
+        query = _RUNS_QUERIES[states is not None, agent_id is not None]
+        values: dict[str, Any] = {"sweep_id": sweep_id, "agent_id": agent_id}
         if states is not None:
-            query = query.where(t.runs.c.state.in_([RunState(s).value for s in states]))
-        if agent_id is not None:
-            query = query.where(t.runs.c.agent_id == agent_id)
-        return [run_from_row(row) for row in conn.execute(query)]
+            values["states"] = [RunState(s).value for s in states]
+        return [run_from_row(row) for row in conn.execute(query, values)]
 
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:
         with self._transaction(write=True) as conn:
@@ -316,25 +338,62 @@ class SqlStore(Store):
         with self._transaction(write=True) as conn:
             run = self._get_run(conn, run_id, lock=batch is not None)
             check_run_changeable(run)
-            if batch is not None:
-                if run.last_batch is not None and batch <= run.last_batch:
-                    return False  # stored before: its acknowledgement was lost
-                conn.execute(
-                    sa.update(t.runs).where(t.runs.c.id == run_id).values(last_batch=batch)
-                )
-            if rows:
-                values = [
-                    {"run_id": run_id, "step": int(step), "metrics": frozen_copy(metrics)}
+            return self._store_batch(conn, run, rows, batch, {})
+
+    def log_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        now: datetime,
+        *,
+        batch: int | None = None,
+        summary: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> RunRecord | None:
+        with self._transaction(write=True) as conn:
+            run = self._get_run(conn, run_id, lock=True)
+            after = apply_run_update(run, now, log_changes(run, summary, start))
+            changed: dict[str, Any] = {}
+            if after.summary is not run.summary:
+                changed["summary"] = frozen_copy(after.summary)
+            if after.state is not run.state:
+                changed.update(state=after.state.value, started_at=after.started_at)
+            if not self._store_batch(conn, run, rows, batch, changed):
+                return None
+            return dataclasses.replace(
+                after,
+                history_rows=run.history_rows + len(rows),
+                last_batch=batch if batch is not None else run.last_batch,
+            )
+
+    def _store_batch(
+        self,
+        conn: sa.Connection,
+        run: RunRecord,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        batch: int | None,
+        columns: Mapping[str, Any],
+    ) -> bool:
+        """Insert a batch and update the run row once: False (nothing done) for a repeat."""
+        if batch is not None and run.last_batch is not None and batch <= run.last_batch:
+            return False  # stored before: its acknowledgement was lost
+        values: dict[str, Any] = dict(columns)
+        if batch is not None:
+            values["last_batch"] = batch
+        if rows:
+            conn.execute(
+                sa.insert(t.history),
+                # no deep copy: the JSON column serialises each row, which copies it
+                [
+                    {"run_id": run.id, "step": int(step), "metrics": dict(metrics)}
                     for step, metrics in rows
-                ]
-                conn.execute(sa.insert(t.history), values)
-                # counted in the same transaction, so the count never runs ahead of the rows
-                conn.execute(
-                    sa.update(t.runs)
-                    .where(t.runs.c.id == run_id)
-                    .values(history_rows=t.runs.c.history_rows + len(values))
-                )
-            return True
+                ],
+            )
+            # counted in the same transaction, so the count never runs ahead of the rows
+            values["history_rows"] = t.runs.c.history_rows + len(rows)
+        if values:
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run.id).values(**values))
+        return True
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         query = (
@@ -396,15 +455,12 @@ class SqlStore(Store):
     def heartbeat_agent(
         self, agent_id: str, now: datetime, state: AgentState | None = None
     ) -> AgentRecord:
+        values: dict[str, Any] = {"last_heartbeat": utc(now)}
+        if state is not None:
+            values["state"] = AgentState(state).value
         with self._transaction(write=True) as conn:
-            agent = self._get_agent(conn, agent_id)
-            new_state = agent.state if state is None else AgentState(state)
-            conn.execute(
-                sa.update(t.agents)
-                .where(t.agents.c.id == agent_id)
-                .values(last_heartbeat=utc(now), state=new_state.value)
-            )
-            return self._get_agent(conn, agent_id)
+            conn.execute(sa.update(t.agents).where(t.agents.c.id == agent_id).values(**values))
+            return self._get_agent(conn, agent_id)  # NotFoundError when nothing was updated
 
     def get_agent(self, agent_id: str) -> AgentRecord:
         with self._transaction() as conn:
