@@ -216,7 +216,9 @@ class Store(ABC):
         """Atomically read the sweep's runs, call ``make_params`` and insert its run.
 
         Returns the new pending run, or None when ``make_params`` returned None. The callback
-        runs while the sweep is locked: keep it quick, and do no store calls from it.
+        runs while the sweep is locked: keep it quick, and do no store calls from it. The
+        records it gets may be shared with later calls (a store may keep them decoded): read
+        them, never modify them.
         """
 
     @abstractmethod

@@ -81,6 +81,8 @@ runs = sa.Table(
     sa.Column("last_batch", sa.BigInteger, nullable=True),
     # init()'s tags, notes, group and job_type
     sa.Column("meta", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
+    # +1 on every update: a process that keeps decoded runs re-reads only the changed ones
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_runs_sweep_id", "sweep_id"),
 )
 
