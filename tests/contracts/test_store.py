@@ -320,6 +320,28 @@ def test_log_history_stores_the_batch_and_its_summary_at_once(store: Store, swee
     assert store.get_run(run.id).history_rows == 3
 
 
+def test_shared_run_lists_match_fresh_ones_after_every_change(store: Store, sweep_id: str) -> None:
+    def both(**filters: Any) -> tuple[list[RunRecord], list[RunRecord]]:
+        return store.list_runs(sweep_id, **filters), store.list_runs(
+            sweep_id, shared=True, **filters
+        )
+
+    first = store.create_run(sweep_id, {"x": 1}, T0)
+    fresh, shared = both()
+    assert fresh == shared == [first]
+    store.update_run(first.id, at(1), state=RunState.RUNNING)
+    second = store.create_run(sweep_id, {"x": 2}, T0)
+    store.log_history(first.id, [(0, {"loss": 0.5})], at(2), summary={"loss": 0.5})
+    fresh, shared = both()
+    assert fresh == shared
+    assert [(run.id, run.state, dict(run.summary)) for run in shared] == [
+        (first.id, RunState.RUNNING, {"loss": 0.5}),
+        (second.id, RunState.PENDING, {}),
+    ]
+    fresh, shared = both(states=[RunState.PENDING])
+    assert fresh == shared == [store.get_run(second.id)]
+
+
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert run.history_rows == 0

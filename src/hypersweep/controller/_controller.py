@@ -143,7 +143,7 @@ class Controller:
         config = self.parsed(sweep)
         target = config.metric is not None and config.metric.target is not None
         if target or engine.needs_history(config):
-            return self.store.list_runs(sweep.id)
+            return self.store.list_runs(sweep.id, shared=True)
         return self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES, agent_id=agent_id)
 
     def _reap_due(self, sweep_id: str, now: datetime) -> bool:
@@ -368,7 +368,7 @@ class Controller:
         run = logged
         if config.early_terminate is None or run.stopped or run.meta.get(_IMPORTING):
             return run.stopped, run.stop_reason
-        runs = self.store.list_runs(run.sweep_id)
+        runs = self.store.list_runs(run.sweep_id, shared=True)
         series = self._metric_rows(run.sweep_id, config, runs)
         by_id = {record.id: record for record in runs}
         engine_runs = [_engine_run(record, series.get(record.id, ())) for record in runs]

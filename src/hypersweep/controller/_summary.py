@@ -88,7 +88,7 @@ def best_run(runs: Sequence[RunRecord], name: str, goal: str) -> BestRun | None:
 
 def sweep_summary(store: Store, sweep: SweepRecord) -> SweepSummary:
     """The sweep's run counts by state and its best run by the config's metric and goal."""
-    runs = store.list_runs(sweep.id)
+    runs = store.list_runs(sweep.id, shared=True)
     counts = {state.value: 0 for state in RunState}
     for run in runs:
         counts[run.state.value] += 1

@@ -63,7 +63,7 @@ class SweepWatcher:
         sweep = sweep_out(store, store.get_sweep(self._sweep_id)).model_dump(mode="json")
         self._sweep = json.dumps(sweep, sort_keys=True)
         runs = []
-        for record in store.list_runs(self._sweep_id):
+        for record in store.list_runs(self._sweep_id, shared=True):
             run = run_out(record).model_dump(mode="json")
             runs.append(run)
             self._runs[record.id] = json.dumps(run, sort_keys=True)
@@ -83,7 +83,7 @@ class SweepWatcher:
         self._sweep = sweep_text
         runs: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
-        for record in store.list_runs(self._sweep_id):
+        for record in store.list_runs(self._sweep_id, shared=True):
             if self._records.get(record.id) != record:
                 # a NaN is unequal to itself: the JSON (where it is null) says if it changed
                 self._records[record.id] = record

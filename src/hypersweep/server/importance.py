@@ -232,7 +232,7 @@ def _inputs(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> tuple[Any, 
 
 def _importance(ctx: Ctx, sweep: str, project: str | None = None) -> Importance:
     record = resolve_sweep(ctx, sweep, project)
-    runs = ctx.store.list_runs(record.id)
+    runs = ctx.store.list_runs(record.id, shared=True)
     key = (record.id, *_inputs(record.config, runs))
     answer = _ANSWERS.get(key)
     if answer is None:

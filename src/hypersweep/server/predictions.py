@@ -109,7 +109,7 @@ def _predictions(
     limit: Annotated[int, Query(ge=0, le=_MAX_LIMIT)] = _DEFAULT_LIMIT,
 ) -> Predictions:
     record = resolve_sweep(ctx, sweep, project)
-    return predictions_of(dict(record.config), list(ctx.store.list_runs(record.id)), limit)
+    return predictions_of(dict(record.config), ctx.store.list_runs(record.id, shared=True), limit)
 
 
 add_sweep_route(

@@ -118,7 +118,7 @@ def list_runs(
         check_sort(sort)
     states = check_states(state or [])
     record = resolve_sweep(ctx, sweep, project)
-    runs = filter_runs(ctx.store.list_runs(record.id), states, text)
+    runs = filter_runs(ctx.store.list_runs(record.id, shared=True), states, text)
     if sort is not None:
         runs = sort_runs(runs, sort, order)
     elif order == "desc":

@@ -232,9 +232,14 @@ class Store(ABC):
         states: Collection[RunState] | None = None,
         *,
         agent_id: str | None = None,
+        shared: bool = False,
     ) -> list[RunRecord]:
         """The sweep's runs (only those in ``states``, and of ``agent_id``, if given), in
-        creation order."""
+        creation order.
+
+        With ``shared`` the records may be shared with other callers (a store may keep them
+        decoded between calls, as a busy server reads a large sweep's runs many times a
+        second): read them, never modify them."""
 
     @abstractmethod
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:

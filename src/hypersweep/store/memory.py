@@ -184,6 +184,7 @@ class MemoryStore(Store):
         states: Collection[RunState] | None = None,
         *,
         agent_id: str | None = None,
+        shared: bool = False,
     ) -> list[RunRecord]:
         with self._lock:
             self._sweep(sweep_id)

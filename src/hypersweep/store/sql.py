@@ -313,7 +313,8 @@ class SqlStore(Store):
 
     def _known_runs(self, conn: sa.Connection, sweep_id: str) -> list[RunRecord]:
         """The sweep's runs in creation order, decoded once per version: the records are shared
-        with the next call, so they are for reading only (``assign_run``'s callback).
+        with the next call, so they are for reading only (``assign_run``'s callback,
+        ``list_runs(shared=True)``).
 
         Decoding every run for every hand-out cost ~50 ms at 1,000 runs, under the write lock;
         the list of versions costs a few."""
@@ -345,10 +346,19 @@ class SqlStore(Store):
         states: Collection[RunState] | None = None,
         *,
         agent_id: str | None = None,
+        shared: bool = False,
     ) -> list[RunRecord]:
         with self._transaction() as conn:
             self._get_sweep(conn, sweep_id)
-            return self._list_runs(conn, sweep_id, states, agent_id)
+            if not shared:
+                return self._list_runs(conn, sweep_id, states, agent_id)
+            wanted = None if states is None else {RunState(state) for state in states}
+            return [
+                run
+                for run in self._known_runs(conn, sweep_id)
+                if (wanted is None or run.state in wanted)
+                and (agent_id is None or run.agent_id == agent_id)
+            ]
 
     def _list_runs(
         self,
