@@ -59,6 +59,8 @@ class Controller:
         self._configs: dict[str, engine.SweepConfig] = {}
         self._lock = threading.Lock()  # guards _configs and _reaped_at
         self._reaped_at: dict[str, datetime] = {}  # sweep id -> when a heartbeat last reaped
+        # sweep id -> run id -> (record, series, engine run) of the last hand-out
+        self._engine_views: dict[str, dict[str, tuple[RunRecord, Sequence[Row], engine.Run]]] = {}
 
     def parsed(self, sweep: SweepRecord) -> engine.SweepConfig:
         """The sweep's parsed config (cached: a sweep's config never changes)."""
@@ -308,7 +310,7 @@ class Controller:
                 again = next_retry(records, config.retry)
                 if again is not None:
                     return again
-            runs = [_engine_run(run, series.get(run.id, ())) for run in records]
+            runs = self._engine_runs(sweep.id, records, series)
             suggestions = engine.next_runs(config, runs, 1)
             if not suggestions:
                 if config.retry is not None and any(run.state in _ALIVE for run in records):
@@ -320,6 +322,24 @@ class Controller:
 
         run = self.store.assign_run(sweep.id, agent.id, make_params, now)
         return run, outcome["why"]
+
+    def _engine_runs(
+        self, sweep_id: str, records: Sequence[RunRecord], series: Mapping[str, Sequence[Row]]
+    ) -> list[engine.Run]:
+        """The engine's view of ``records``, reusing the last hand-out's where the record and
+        its series are the same objects (the store shares unchanged records): at 1,000 runs,
+        building them all again was a third of a hand-out's time."""
+        before = self._engine_views.get(sweep_id, {})
+        now: dict[str, tuple[RunRecord, Sequence[Row], engine.Run]] = {}
+        for record in records:
+            rows = series.get(record.id, ())
+            kept = before.get(record.id)
+            if kept is not None and kept[0] is record and kept[1] is rows:
+                now[record.id] = kept
+            else:
+                now[record.id] = (record, rows, _engine_run(record, rows))
+        self._engine_views[sweep_id] = now  # hand-outs of one sweep never overlap
+        return [view for _, _, view in now.values()]
 
     def _metric_rows(
         self, sweep_id: str, config: engine.SweepConfig, runs: Sequence[RunRecord]

@@ -41,6 +41,8 @@ def attempt_of(run: RunRecord) -> int:
 
 def next_retry(runs: Sequence[RunRecord], policy: RetryPolicy) -> NewRun | None:
     """The oldest logical run due a re-run, as the new attempt; None when none is due."""
+    if not any(run.state.value in policy.on for run in runs):
+        return None  # the usual case, decided without grouping every run of the sweep
     latest: dict[str, RunRecord] = {}
     for run in runs:  # creation order: a later attempt replaces an earlier one
         root = root_of(run)
