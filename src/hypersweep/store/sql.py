@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -88,6 +89,7 @@ _VERSIONS = (
 )
 _RUNS_BY_ID = sa.select(t.runs).where(t.runs.c.id.in_(sa.bindparam("ids", expanding=True)))
 _NEXT_VERSION = t.runs.c.version + 1
+_KEPT_RUNS = 100_000  # decoded runs kept across sweeps (some hundred MB at most)
 _READ_CHUNK = 500  # ids per IN (...): well under every driver's limit on parameters
 _RUNS_QUERIES = {
     (False, False): _RUNS,
@@ -117,7 +119,7 @@ class SqlStore(Store):
             ) from exc
         # sweep id -> run id -> (version, record): the decoded runs assign_run hands its
         # callback, re-read only when their version moved (see _known_runs)
-        self._known: dict[str, dict[str, tuple[int, RunRecord]]] = {}
+        self._known: OrderedDict[str, dict[str, tuple[int, RunRecord]]] = OrderedDict()
         self._known_lock = threading.Lock()
         self._write_lock: threading.Lock | None = None  # SQLite's writers queue here
         if self._engine.dialect.name == "sqlite":
@@ -334,6 +336,12 @@ class SqlStore(Store):
                 current[run_id] = entry
         with self._known_lock:
             self._known[sweep_id] = current
+            self._known.move_to_end(sweep_id)
+            # least recently read sweeps go first: the kept runs stay within a budget however
+            # many sweeps the dashboard lists
+            kept = sum(len(runs) for runs in self._known.values())
+            while kept > _KEPT_RUNS and len(self._known) > 1:
+                kept -= len(self._known.popitem(last=False)[1])
         return [record for _, record in current.values()]
 
     def get_run(self, run_id: str) -> RunRecord:

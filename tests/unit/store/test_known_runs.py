@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from hypersweep.domain import RunState
-from hypersweep.store import RunRecord, open_store
+from hypersweep.store import RunRecord, open_store, sql
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -37,3 +39,18 @@ def test_the_callback_sees_changes_made_through_another_store(tmp_path: Path) ->
     ]
     mine.close()
     other.close()
+
+
+def test_kept_runs_stay_within_the_budget_and_evicted_sweeps_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "_KEPT_RUNS", 3)
+    store = open_store(tmp_path)
+    sweeps = [store.create_sweep("p", {"method": "random", "parameters": {}}, NOW) for _ in "ab"]
+    made = {s.id: [store.create_run(s.id, {"i": i}, NOW).id for i in range(2)] for s in sweeps}
+    for sweep in [*sweeps, *sweeps]:
+        listed = store.list_runs(sweep.id, shared=True)
+        assert [run.id for run in listed] == made[sweep.id]
+        assert sum(len(runs) for runs in store._known.values()) <= 3
+    assert list(store._known) == [sweeps[1].id]  # the least recently read went first
+    store.close()
