@@ -375,7 +375,7 @@ class Controller:
         for _, values in rows:
             merged.update(values)
         merged.update(summary or {})
-        with self._series.lock:
+        with self._series.lock_for(run_id):
             logged = self.store.log_history(
                 run_id, rows, now, batch=batch, summary=merged, start=True
             )
@@ -523,7 +523,7 @@ class Controller:
         merged: dict[str, Any] = {}
         if history:
             config = self.parsed(sweep)
-            with self._series.lock:
+            with self._series.lock_for(run.id):
                 self.store.append_history(run.id, history)
                 if config.metric is not None:
                     self._series.append_locked(sweep.id, run.id, config.metric.name, history)

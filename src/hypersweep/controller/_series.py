@@ -30,24 +30,33 @@ class _Series:
     metric_rows: list[Row] = field(default_factory=list)
 
 
+_STRIPES = 64  # locks shared out among the runs; writes to different runs seldom wait
+
+
 class SeriesCache:
     """Per sweep, per run: the rows that hold the sweep's metric, each as ``{metric: value}``.
 
-    ``lock`` must be held around a history write and its ``append_locked``, so that a concurrent
-    first read cannot load the new rows from the store and then receive them again.
+    ``lock_for(run_id)`` must be held around a history write of that run and its
+    ``append_locked``, so that a concurrent first read of the run cannot load the new rows from
+    the store and then receive them again. Runs share out a fixed set of locks: one lock for
+    all held every history write of a server process in a queue, even on PostgreSQL, which
+    takes concurrent writers.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self.lock = threading.RLock()
+        self._locks = [threading.RLock() for _ in range(_STRIPES)]
         self._sweeps: dict[str, dict[str, _Series]] = {}
+
+    def lock_for(self, run_id: str) -> threading.RLock:
+        return self._locks[hash(run_id) % _STRIPES]
 
     def rows(self, sweep_id: str, metric: str, runs: Sequence[RunRecord]) -> dict[str, list[Row]]:
         """Each run's metric rows: cached, or read again when ``history_rows`` says they grew."""
-        with self.lock:
-            cache = self._sweeps.setdefault(sweep_id, {})
-            out: dict[str, list[Row]] = {}
-            for run in runs:
+        cache = self._sweeps.setdefault(sweep_id, {})  # atomic: one dict per sweep, ever
+        out: dict[str, list[Row]] = {}
+        for run in runs:
+            with self.lock_for(run.id):
                 series = cache.get(run.id)
                 if series is None or series.rows_seen != run.history_rows:
                     stored = self._store.history(run.id, keys=[metric])
@@ -55,7 +64,7 @@ class SeriesCache:
                         run.history_rows, [dict(row.metrics) for row in stored]
                     )
                 out[run.id] = list(series.metric_rows)
-            return out
+        return out
 
     def append_locked(
         self, sweep_id: str, run_id: str, metric: str, rows: Sequence[tuple[int, Row]]
