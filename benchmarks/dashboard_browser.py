@@ -482,29 +482,47 @@ def measure(
 
 
 PARCOORDS_ALONE = """
-async (n) => {
+async ([n, page]) => {
   const node = document.createElement("div");
   node.style.width = "1300px";
   node.style.height = "450px";
   document.body.append(node);
   const r = () => Array.from({ length: n }, () => Math.random());
   const dims = ["a", "b", "c", "d", "e"].map((label) => ({ label, values: r() }));
-  const t0 = performance.now();
-  const trace = { type: "parcoords", line: { color: r(), showscale: true }, dimensions: dims };
-  Plotly.react(node, [trace]);
-  const sync = performance.now() - t0;
-  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-  const framed = performance.now() - t0;
-  Plotly.purge(node);
-  node.remove();
-  return [sync, framed];
+  // as the sweep page draws it: WebGL at the screen's pixel ratio (1 here) instead of Plotly's
+  // default 2, and no multisampling (the page's choice in software WebGL)
+  const config = page ? { plotGlPixelRatio: 1 } : {};
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  if (page) {
+    HTMLCanvasElement.prototype.getContext = function (type, attributes) {
+      if (/webgl/.test(type)) attributes = { ...(attributes || {}), antialias: false };
+      return getContext.call(this, type, attributes);
+    };
+  }
+  try {
+    const t0 = performance.now();
+    const trace = { type: "parcoords", line: { color: r(), showscale: true }, dimensions: dims };
+    Plotly.react(node, [trace], {}, config);
+    const sync = performance.now() - t0;
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const framed = performance.now() - t0;
+    return [sync, framed];
+  } finally {
+    HTMLCanvasElement.prototype.getContext = getContext;
+    Plotly.purge(node);
+    node.remove();
+  }
 }
 """
 
 
 def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
     """Where a load's main-thread time goes: parcoords alone, and a CPU profile of one load."""
-    lines = ["Parcoords alone (a blank page with plotly.min.js, five axes, random values):", ""]
+    lines = [
+        "Parcoords alone (a blank page with plotly.min.js, five axes, random values; Plotly's "
+        "defaults unless said):",
+        "",
+    ]
     context = new_context(browser, spec)
     try:
         page = context.new_page()
@@ -517,10 +535,18 @@ def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
             return info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : "webgl"; }"""
         )
         lines.append(f"WebGL renderer: `{renderer}`.  ")
-        for n in (1, 1, runs // 10, runs, runs):
-            sync, framed = page.evaluate(PARCOORDS_ALONE, n)
+        plain = [(n, False) for n in (1, 1, runs // 10, runs, runs)]
+        for n, as_page in [
+            *plain,
+            (runs, True),
+            (runs, True),
+        ]:
+            sync, framed = page.evaluate(PARCOORDS_ALONE, [n, as_page])
+            how = ""
+            if as_page:
+                how = " as the page draws them (`plotGlPixelRatio` 1, no multisampling)"
             lines.append(
-                f"{n:,} lines: `Plotly.react` {sync:,.0f} ms, to the second frame after it "
+                f"{n:,} lines{how}: `Plotly.react` {sync:,.0f} ms, to the second frame after it "
                 f"{framed:,.0f} ms.  "
             )
         page.close()
@@ -645,7 +671,7 @@ def breakdown(load: Load) -> list[str]:
     if m.get("snapshotAt") is not None:
         page.append(
             f"the `snapshot` event delivered at {g('snapshotAt')}, its handler (JSON.parse, "
-            f"layout, table, parcoords, scatter) done at {g('snapshotDone')}"
+            f"layout, table) done at {g('snapshotDone')}"
         )
     page.append(
         f"drawn (checked each animation frame): table at {g('table')}, chart at {g('chart')}"
@@ -661,7 +687,12 @@ def breakdown(load: Load) -> list[str]:
 
 
 def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
-    """(step, ms from navigation start when it ended, ms it took) of one load."""
+    """(step, ms from navigation start when it ended, ms it took) of one load.
+
+    The page loads plotly.min.js ``async``, draws the table in the ``snapshot`` handler and the
+    parallel coordinates in a task of their own after a painted frame, so each step's duration
+    is measured from its own start, never from the step above it.
+    """
     m = load.marks
 
     def span(match: Any) -> tuple[float | None, float | None]:
@@ -678,34 +709,47 @@ def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
     sweep = span(lambda url: url.startswith(API) and url.count("/") == 4)
     events = span(lambda url: url.endswith("/events"))
     parse = float(sum(d for *_, d in m.get("parses", [])))
-    charts = {n: float(d) for n, _, _, d in m.get("plots", [])}
-    handler = took(m.get("snapshotAt"), m.get("snapshotDone"))
-    rest = None if handler is None else handler - parse - sum(charts.values())
+    snapshot = m.get("snapshotAt")
+    # the last Plotly.react of the parallel coordinates before they were drawn
+    calls = [(t, d) for n, k, t, d in m.get("plots", []) if k == "parcoords" and t <= m["done"]]
+    chart = calls[-1] if calls else None
+
+    def end(call: tuple[float, float] | None) -> float | None:
+        return None if call is None else call[0] + call[1]
+
     return [
         ("plotly.min.js downloaded (last byte)", plotly[1], took(*plotly)),
         (
-            "plotly.min.js parsed and run (`window.Plotly` set)",
+            "plotly.min.js parsed and run (`window.Plotly` set; from its last byte)",
             m.get("plotly"),
             took(plotly[1], m.get("plotly")),
         ),
-        (
-            "DOMContentLoaded (common.js, sweep.js run)",
-            m.get("dcl"),
-            took(m.get("plotly"), m.get("dcl")),
-        ),
-        ("`GET /api/v1/sweeps/ID` (sent by sweep.js, before the stream)", sweep[1], took(*sweep)),
+        ("DOMContentLoaded (common.js, sweep.js run)", m.get("dcl"), None),
+        ("`GET /api/v1/sweeps/ID`", sweep[1], took(*sweep)),
         ("event stream: sent to the whole snapshot received", events[1], took(*events)),
-        ("`snapshot` event delivered to the page", m.get("snapshotAt"), None),
-        ("  handler: JSON.parse of the snapshot", None, parse),
-        ("  handler: `Plotly.react` parcoords", None, charts.get("parcoords")),
-        ("  handler: `Plotly.react` scatter", None, charts.get("scatter")),
-        ("  handler: the rest (layout, table, requests)", None, rest),
-        ("snapshot handler done", m.get("snapshotDone"), handler),
+        ("`snapshot` event delivered to the page", snapshot, None),
+        ("  its handler: JSON.parse of the snapshot", None, parse),
         (
-            "table and parcoords drawn (next animation frame)",
-            m.get("done"),
-            took(m.get("snapshotDone"), m.get("done")),
+            "  its handler done (JSON.parse, layout, table)",
+            m.get("snapshotDone"),
+            took(snapshot, m.get("snapshotDone")),
         ),
+        (
+            "table drawn (first frame with a row; from the handler's end)",
+            m.get("table"),
+            took(m.get("snapshotDone"), m.get("table")),
+        ),
+        (
+            "`Plotly.react` parcoords with every finished run",
+            end(chart),
+            None if chart is None else chart[1],
+        ),
+        (
+            "parcoords drawn (next frame; from that call's end)",
+            m.get("chart"),
+            took(end(chart), m.get("chart")),
+        ),
+        ("both drawn", m.get("done"), None),
     ]
 
 
@@ -770,8 +814,9 @@ def report(
         f"{statistics.median(x.done for x in warm) / 1000:,.2f} s).",
         f"- Under 5 MB sent (cold, on the wire, everything received until drawn): "
         f"{_target(sent, worst)}.",
-        f"- The same without the curves of the table's page (50 history requests sent along, "
-        f"neither table nor parcoords needs them; their bytes arrive while the page draws): "
+        f"- The same without the curves of the table's page (history requests sent before "
+        f"drawn: median {statistics.median(x.curves.requests for x in cold):.0f}; neither table "
+        f"nor parcoords needs them): "
         f"{_target(needed, needed_worst)}.",
         "",
         "Where the time goes: the median cold load and the median warm load (ms from navigation "

@@ -197,8 +197,18 @@ def test_a_run_that_logs_appears_and_its_curve_grows_without_reload(demo: Demo, 
     demo.post(f"runs/{run_id}/history", {"rows": rows})
     wait_until(lambda: page.evaluate(curve_length, name) == 4, 5, "the curve grows")
 
+    lines = "document.getElementById('parcoords').data[0].dimensions[0].values.length"
+    before = page.evaluate(lines)
     demo.post(f"runs/{run_id}/finish", {"exit_code": 0})
     page.locator(f"#runs tr[data-run='{run_id}'][data-state='finished']").wait_for(timeout=5_000)
+    # the charts are drawn again with it, and still on the page (not into detached elements)
+    wait_until(lambda: page.evaluate(lines) == before + 1, 5, "the finished run's line")
+    on_page = page.evaluate(
+        "['parcoords', 'scatter'].map(id => document.querySelectorAll("
+        "`#${id} .main-svg`).length > 0)"
+        " .concat(document.querySelectorAll('#parcoords canvas').length >= 3)"
+    )
+    assert on_page == [True, True, True]
 
 
 @pytest.mark.parametrize(("kind", "what"), [("sweeps", "Sweep"), ("runs", "Run")])

@@ -223,6 +223,13 @@ function afterPaint() {
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 const PLOT_LAYOUT = { margin: { l: 55, r: 20, t: 30, b: 45 }, font: { size: 12 } };
 
+// Drops emptyChart's sentence before a chart is drawn in ``node``. Only the sentence: emptying
+// the node of a chart drawn before would leave Plotly.react drawing into elements no longer on
+// the page (a blank chart at the first live update).
+function clearEmptyChart(node) {
+  for (const child of node.querySelectorAll(":scope > .empty-chart")) child.remove();
+}
+
 function emptyChart(node, sentence) {
   if (window.Plotly) Plotly.purge(node);
   // purge drops the chart's event handlers; forget that they were attached

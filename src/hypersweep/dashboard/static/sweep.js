@@ -164,11 +164,15 @@ function columns() {
   return cols;
 }
 
+// One collator for every comparison: localeCompare with options makes one per call, which was
+// most of the time of sorting 5,000 runs for the first table.
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 function compare(a, b) {
   const missing = (v) => v === null || v === undefined;
   if (missing(a) || missing(b)) return missing(a) - missing(b); // missing is the largest
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return fmt(a).localeCompare(fmt(b), undefined, { numeric: true });
+  return collator.compare(fmt(a), fmt(b));
 }
 
 // The table from the runs the page holds: the brushed view, and the provisional page.
@@ -350,6 +354,55 @@ function scoredRuns() {
 }
 
 let parcoordsRuns = [];
+// The parallel coordinates' WebGL canvases at the screen's pixel ratio (Plotly accepts 1 to 4).
+const GL_PIXEL_RATIO = Math.min(4, Math.max(1, window.devicePixelRatio || 1));
+
+// Whether WebGL is drawn in software (no GPU: SwiftShader, llvmpipe), asked once.
+let softwareGL = null;
+
+function isSoftwareGL() {
+  if (softwareGL !== null) return softwareGL;
+  softwareGL = false;
+  try {
+    const gl = document.createElement("canvas").getContext("webgl");
+    if (gl) {
+      const info = gl.getExtension("WEBGL_debug_renderer_info");
+      const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+      softwareGL = /swiftshader|llvmpipe|softpipe|software/i.test(renderer);
+      const lose = gl.getExtension("WEBGL_lose_context");
+      if (lose) lose.loseContext();
+    }
+  } catch (_) {
+    /* no WebGL: Plotly says so in the chart */
+  }
+  return softwareGL;
+}
+
+// Runs ``draw`` (a Plotly call on ``node``); in software WebGL, the WebGL canvases it makes in
+// ``node`` have no multisampling (antialias), which Plotly always asks for the parallel
+// coordinates' line layers. A software renderer pays for it on every line: at 5,000 runs it is
+// about a quarter of the chart's drawing time, for edges a pixel wide that look the same
+// among thousands of lines.
+function withSoftwareGL(node, draw) {
+  if (!isSoftwareGL()) return draw();
+  const proto = HTMLCanvasElement.prototype;
+  const getContext = proto.getContext;
+  proto.getContext = function (type, attributes) {
+    if (/webgl/.test(type) && node.contains(this)) attributes = { ...(attributes || {}), antialias: false };
+    return getContext.call(this, type, attributes);
+  };
+  try {
+    return draw();
+  } finally {
+    proto.getContext = getContext;
+  }
+}
+
+const parcoordsLayout = () => ({ ...PLOT_LAYOUT, margin: { l: 60, r: 60, t: 50, b: 30 } });
+// Plotly draws the WebGL layers at twice the layout's size by default (for image export); at
+// the screen's own pixel ratio the lines are as sharp, and without a GPU (software WebGL) the
+// chart of 5,000 runs is drawn in about half the time.
+const parcoordsConfig = () => ({ ...PLOT_CONFIG, plotGlPixelRatio: GL_PIXEL_RATIO });
 
 function drawParcoords() {
   if (!chartsUp) return;
@@ -369,12 +422,14 @@ function drawParcoords() {
   dims.push({ label: metric.name, values: ys });
   parcoordsRuns = runs;
   const reverse = metric.goal === "minimize";
-  node.replaceChildren();
-  Plotly.react(
-    node,
-    [{ type: "parcoords", line: { color: ys, colorscale: "Viridis", reversescale: reverse, showscale: true }, dimensions: dims }],
-    { ...PLOT_LAYOUT, margin: { l: 60, r: 60, t: 50, b: 30 } },
-    PLOT_CONFIG,
+  clearEmptyChart(node);
+  withSoftwareGL(node, () =>
+    Plotly.react(
+      node,
+      [{ type: "parcoords", line: { color: ys, colorscale: "Viridis", reversescale: reverse, showscale: true }, dimensions: dims }],
+      parcoordsLayout(),
+      parcoordsConfig(),
+    ),
   );
   if (!node.dataset.brushing) {
     node.dataset.brushing = "1";
@@ -415,7 +470,7 @@ function drawScatter() {
   const better = metric.goal === "maximize" ? Math.max : Math.min;
   let best = null;
   const bestLine = runs.map((r) => (best = best === null ? r.summary[metric.name] : better(best, r.summary[metric.name])));
-  node.replaceChildren();
+  clearEmptyChart(node);
   Plotly.react(
     node,
     [
@@ -504,7 +559,7 @@ function drawCurves() {
       return { type: lineType(points.length), mode: "lines", name: view.runs.get(id).name, x: points.map((p) => p[0]), y: points.map((p) => p[1]) };
     });
   if (!traces.length) return emptyChart(node, `No run on this table page has logged ${key}.`);
-  node.replaceChildren();
+  clearEmptyChart(node);
   Plotly.react(node, traces, { ...PLOT_LAYOUT, xaxis: { title: { text: "step" } }, yaxis: { title: { text: key } }, showlegend: traces.length <= 12 }, PLOT_CONFIG);
 }
 
@@ -590,7 +645,7 @@ async function drawPredictions() {
   });
   const done = points.filter((p) => TERMINAL.has(p.state));
   const reached = points.filter((p) => p.actual !== null);
-  node.replaceChildren();
+  clearEmptyChart(node);
   Plotly.react(
     node,
     [
@@ -633,23 +688,46 @@ function onSnapshot(data) {
   else drawHeader();
   view.curves.clear();
   drawKeySelect();
-  tableChanged();
-  loadAgents();
-  drawImportance();
-  if (chartsUp) return drawAllCharts();
-  // The table paints first; the charts (seconds for thousands of runs' parallel coordinates
-  // under software WebGL) follow in a task of their own.
+  if (chartsUp) {
+    tableChanged();
+    loadFromServer();
+    return drawAllCharts();
+  }
+  // First the table from the snapshot; then, after a painted frame, the parallel coordinates
+  // (seconds for thousands of runs under software WebGL) in a task of their own; then the
+  // rest. The server's own page of the table, the agents and the importance (a random forest
+  // over every finished run) are asked for only then: their work on the server would compete
+  // with the browser's for the CPU while it draws (two cores here).
+  table.seq += 1;
+  table.rows = null;
+  drawTable();
+  if (chartsPending) return;
+  chartsPending = true;
   afterPaint().then(() => {
     chartsUp = true;
-    drawAllCharts();
+    drawAllCharts(() => {
+      loadPage();
+      loadFromServer();
+    });
   });
 }
 
-function drawAllCharts() {
+let chartsPending = false;
+
+function loadFromServer() {
+  loadAgents();
+  drawImportance();
+}
+
+// The parallel coordinates now; the other charts, and then ``more``, after a painted frame.
+function drawAllCharts(more) {
   drawParcoords();
-  drawScatter();
-  drawPredictions();
-  loadCurves();
+  afterPaint().then(() => {
+    drawScatter();
+    drawPredictions();
+    loadCurves();
+    if (more) more();
+  });
 }
 
 function onDelta(data) {
