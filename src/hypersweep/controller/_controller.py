@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ _FINAL = ("finished", "failed", "crashed", "killed")
 #: what a heartbeat reads of a random or grid sweep (``_heartbeat_runs``)
 _HEARTBEAT_STATES = (RunState.PENDING, RunState.RUNNING, RunState.PREEMPTING)
 _REAP_EVERY = timedelta(seconds=5)
+_VIEWED_SWEEPS = 16  # sweeps whose engine views a hand-out may reuse
 #: run meta key of a run imported in parts (``import_run(more_history=True)``) until it ends
 _IMPORTING = "importing"
 
@@ -57,10 +59,13 @@ class Controller:
         self.agent_timeout = agent_timeout
         self._series = SeriesCache(store)
         self._configs: dict[str, engine.SweepConfig] = {}
-        self._lock = threading.Lock()  # guards _configs and _reaped_at
+        self._lock = threading.Lock()  # guards _configs, _reaped_at and _engine_views
         self._reaped_at: dict[str, datetime] = {}  # sweep id -> when a heartbeat last reaped
-        # sweep id -> run id -> (record, series, engine run) of the last hand-out
-        self._engine_views: dict[str, dict[str, tuple[RunRecord, Sequence[Row], engine.Run]]] = {}
+        # sweep id -> run id -> (record, series, engine run) of the last hand-out, for the
+        # sweeps handed out from most recently (the views hold records the store may evict)
+        self._engine_views: OrderedDict[
+            str, dict[str, tuple[RunRecord, Sequence[Row], engine.Run]]
+        ] = OrderedDict()
 
     def parsed(self, sweep: SweepRecord) -> engine.SweepConfig:
         """The sweep's parsed config (cached: a sweep's config never changes)."""
@@ -329,7 +334,8 @@ class Controller:
         """The engine's view of ``records``, reusing the last hand-out's where the record and
         its series are the same objects (the store shares unchanged records): at 1,000 runs,
         building them all again was a third of a hand-out's time."""
-        before = self._engine_views.get(sweep_id, {})
+        with self._lock:
+            before = self._engine_views.get(sweep_id, {})
         now: dict[str, tuple[RunRecord, Sequence[Row], engine.Run]] = {}
         for record in records:
             rows = series.get(record.id, ())
@@ -338,7 +344,11 @@ class Controller:
                 now[record.id] = kept
             else:
                 now[record.id] = (record, rows, _engine_run(record, rows))
-        self._engine_views[sweep_id] = now  # hand-outs of one sweep never overlap
+        with self._lock:  # hand-outs of one sweep never overlap; of two sweeps they may
+            self._engine_views[sweep_id] = now
+            self._engine_views.move_to_end(sweep_id)
+            while len(self._engine_views) > _VIEWED_SWEEPS:
+                self._engine_views.popitem(last=False)
         return [view for _, _, view in now.values()]
 
     def _metric_rows(
