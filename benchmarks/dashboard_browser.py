@@ -13,7 +13,9 @@ For each load:
 - **Table drawn**: ms from navigation start (``performance.timeOrigin``) until the first row
   ``#runs tbody tr[data-run]`` exists, checked on every animation frame by an init script.
 - **Parallel coordinates drawn**: ms until ``#parcoords.js-plotly-plot`` exists and its
-  trace's first dimension holds one value per finished run.
+  trace's first dimension holds the lines the page means to draw: one per finished run, or,
+  when the page says it draws the best runs (``#parcoords-note[data-best]``, above 1,000
+  finished runs), the best 1,000 (the report says which).
 - **Bytes until both are drawn**, from the DevTools protocol (``Network.dataReceived`` /
   ``loadingFinished`` per request, up to the moment measured, so the long-lived event stream
   counts only what had arrived): static assets (HTML, CSS, JS incl. the gzipped
@@ -31,7 +33,10 @@ For each load:
 ``--diagnose`` adds the parallel coordinates alone on a blank page (1, RUNS/10 and RUNS lines,
 and the WebGL renderer) and the functions with the most own time in a CPU profile of one more
 cold load. ``--override PATH=FILE`` serves FILE for PATH (say ``/static/sweep.js``) to try a
-change of the page without touching the package (routes turn the browser cache off).
+change of the page without touching the package (routes turn the browser cache off);
+``--server-src DIR`` runs the server (and so its pages) from another copy of ``src/`` (say the
+code before a change, copied to /tmp), for A/B runs minutes apart on a machine whose speed
+varies.
 ``--optuna`` loads the same runs into an Optuna study (``load_optuna`` of ``dashboard.py``, run
 by ``--optuna-python``, a virtualenv with ``optuna optuna-dashboard``) and measures
 optuna-dashboard's study page alike, cold only: it has no runs table and no parallel
@@ -98,7 +103,12 @@ INIT_SCRIPT = """
     try {
       if (b.chart === null && (%(chart)s)) b.chart = now;
     } catch (_) {}
-    if (b.table !== null && b.chart !== null) b.done = Math.max(b.table, b.chart);
+    if (b.table !== null && b.chart !== null) {
+      b.done = Math.max(b.table, b.chart);
+      try {
+        b.lines = document.getElementById("parcoords").data[0].dimensions[0].values.length;
+      } catch (_) {}
+    }
     else requestAnimationFrame(check);
   };
   requestAnimationFrame(check);
@@ -190,11 +200,15 @@ def new_context(browser: Any, spec: Page) -> Any:
     return context
 
 
-# the first row of the runs table; the parallel coordinates with a line per finished run
+# the first row of the runs table; the parallel coordinates with a line per finished run, or
+# the best PARCOORDS_BEST when the page says it draws the best ones
+PARCOORDS_BEST = 1000
 HS_TABLE = 'document.querySelector("#runs tbody tr[data-run]")'
 HS_CHART = (
     'document.querySelector("#parcoords.js-plotly-plot") && '
-    'document.getElementById("parcoords").data[0].dimensions[0].values.length === expected'
+    'document.getElementById("parcoords").data[0].dimensions[0].values.length === '
+    '(document.querySelector("#parcoords-note[data-best]") ? '
+    f"Math.min(expected, {PARCOORDS_BEST}) : expected)"
 )
 # optuna-dashboard 0.21's study page has neither a runs table nor parallel coordinates (it has
 # no parallel coordinate plot at all; its trials are a list on another page): its stand-ins are
@@ -689,9 +703,10 @@ def breakdown(load: Load) -> list[str]:
 def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
     """(step, ms from navigation start when it ended, ms it took) of one load.
 
-    The page loads plotly.min.js ``async``, draws the table in the ``snapshot`` handler and the
-    parallel coordinates in a task of their own after a painted frame, so each step's duration
-    is measured from its own start, never from the step above it.
+    The page preloads plotly.min.js, draws the table in the ``snapshot`` handler, then runs
+    plotly.min.js and draws the parallel coordinates after a painted frame (before 2026-11-29
+    15:10 UTC it ran plotly.min.js ``async``, as soon as it arrived), so each step's duration is
+    measured from its own start, never from the step above it.
     """
     m = load.marks
 
@@ -720,7 +735,8 @@ def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
     return [
         ("plotly.min.js downloaded (last byte)", plotly[1], took(*plotly)),
         (
-            "plotly.min.js parsed and run (`window.Plotly` set; from its last byte)",
+            "plotly.min.js parsed and run (`window.Plotly` set; from its last byte, so with the "
+            "wait for the table when the page runs it after the table)",
             m.get("plotly"),
             took(plotly[1], m.get("plotly")),
         ),
@@ -740,7 +756,7 @@ def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
             took(m.get("snapshotDone"), m.get("table")),
         ),
         (
-            "`Plotly.react` parcoords with every finished run",
+            f"`Plotly.react` parcoords ({load.marks.get('lines') or 0:,} lines)",
             end(chart),
             None if chart is None else chart[1],
         ),
@@ -751,6 +767,12 @@ def phases(load: Load) -> list[tuple[str, float | None, float | None]]:
         ),
         ("both drawn", m.get("done"), None),
     ]
+
+
+def _lines(loads: list[Load]) -> str:
+    """The parallel coordinates' line counts of the loads, when drawn (one figure if equal)."""
+    counts = sorted({int(x.marks.get("lines") or 0) for x in loads})
+    return " / ".join(f"{n:,}" for n in counts)
 
 
 def median_load(loads: list[Load]) -> Load:
@@ -802,7 +824,9 @@ def report(
         f"history rows of `loss` ({args.runs * args.steps:,} rows), data dir {args.data_dir}"
         + (f" (loaded through the store in {load_seconds:,.0f} s)" if load_seconds else " (reused)")
         + f"; Chromium {args.chromium_version}, headless, software rendering; "
-        f"{args.reps} load(s), each in a fresh context (cold) and then again in it (warm).",
+        f"{args.reps} load(s), each in a fresh context (cold) and then again in it (warm)"
+        + (f"; server and pages from {args.server_src}" if args.server_src else "")
+        + ".",
         "",
         header,
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
@@ -812,6 +836,8 @@ def report(
         f"- Under 2 s (cold, median until both are drawn): **{'yes' if done < 2000 else 'no'}** "
         f"({done / 1000:,.2f} s; max {max(x.done for x in cold) / 1000:,.2f} s; warm median "
         f"{statistics.median(x.done for x in warm) / 1000:,.2f} s).",
+        f"- Parallel coordinates drawn with {_lines(cold + warm)} lines, of {args.runs:,} "
+        "finished runs.",
         f"- Under 5 MB sent (cold, on the wire, everything received until drawn): "
         f"{_target(sent, worst)}.",
         f"- The same without the curves of the table's page (history requests sent before "
@@ -886,6 +912,11 @@ def main() -> None:
         help="serve FILE for PATH (e.g. /static/sweep.js=/tmp/sweep.js): try a change of the "
         "page without touching the package (routes turn the browser cache off: warm = cold)",
     )
+    parser.add_argument(
+        "--server-src",
+        type=Path,
+        help="run the server from this copy of src/ (PYTHONPATH), e.g. the code before a change",
+    )
     parser.add_argument("--optuna", action="store_true", help="also measure optuna-dashboard")
     parser.add_argument("--optuna-python", default="/work/bench-venv/bin/python")
     parser.add_argument("--optuna-reps", type=int, default=1, help="cold loads only")
@@ -905,6 +936,9 @@ def main() -> None:
     argv = [sys.executable, "-m", "hypersweep", "server", "--port", str(port), "--no-auth"]
     argv += ["--log-level", "warning", "--data-dir", str(args.data_dir)]
     log = args.data_dir / "server.log"
+    if args.server_src:
+        # the server process inherits it; nothing else started here imports hypersweep
+        os.environ["PYTHONPATH"] = str(args.server_src.resolve())
     with process(argv, base + API + "/health", log) as proc, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         args.chromium_version = browser.version

@@ -56,6 +56,7 @@ def test_sweep_page_shows_table_and_charts(demo: Demo, page: Page) -> None:
         "document.getElementById('parcoords').data[0].dimensions[0].values.length"
     )
     assert lines == FINISHED
+    assert page.locator("#parcoords-note").is_hidden(), "no best-runs note at this size"
     labels = page.evaluate(
         "document.getElementById('parcoords').data[0].dimensions.map(d => d.label)"
     )

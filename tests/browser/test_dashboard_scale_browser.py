@@ -1,5 +1,6 @@
 """The sweep page's runs table pages from the server (``GET /sweeps/{id}/runs?offset=&limit=``)
-and shows each run's agent with its slot, in a real browser against a real server."""
+and shows each run's agent with its slot, and above 1,000 finished runs the parallel coordinates
+draw the best ones until asked for all, in a real browser against a real server."""
 
 from __future__ import annotations
 
@@ -85,3 +86,76 @@ def test_each_run_shows_its_agent_and_slot_live(demo: Demo, page: Page) -> None:
     cell = page.locator(f"#runs tr[data-run='{command['run_id']}'] td.agent")
     cell.wait_for(timeout=10_000)
     wait_until(lambda: cell.inner_text() == "gpu-box · gpu 0", 10, "host and slot")
+
+
+BEST = 1000  # sweep.js PARCOORDS_BEST
+MANY = BEST + 10
+
+LINES = "document.getElementById('parcoords').data[0].dimensions[0].values.length"
+# the metric axis is the last one
+METRIC_VALUES = (
+    "(() => { const d = document.getElementById('parcoords').data[0].dimensions;"
+    " return d[d.length - 1].values; })()"
+)
+
+
+@pytest.mark.parametrize("goal", ["minimize", "maximize"])
+def test_above_a_thousand_runs_the_parallel_coordinates_draw_the_best(
+    demo: Demo, page: Page, goal: str
+) -> None:
+    config = {
+        "method": "random",
+        "metric": {"name": "loss", "goal": goal},
+        "parameters": {
+            "lr": {"min": 0.0, "max": 1.0},
+            "optimizer": {"values": ["adam", "sgd", "rmsprop"]},
+        },
+    }
+    sweep = demo.post("sweeps", {"config": config, "project": "demo", "name": goal}, 201)
+    for index in range(MANY):
+        params = {"lr": index / MANY, "optimizer": ["adam", "sgd", "rmsprop"][index % 3]}
+        body = {"name": f"r{index}", "params": params, "summary": {"loss": index}, "exit_code": 0}
+        demo.post(f"sweeps/{sweep['id']}/runs", body, 201)
+    hidden = list(range(BEST, MANY)) if goal == "minimize" else list(range(MANY - BEST))
+    best = sorted(set(range(MANY)) - set(hidden))
+
+    page.goto(f"{demo.url}/sweeps/{sweep['id']}")
+    page.locator("#parcoords.js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate(LINES) == BEST
+    assert sorted(page.evaluate(METRIC_VALUES)) == best
+    note = page.locator("#parcoords-note")
+    assert note.is_visible()
+    assert f"best 1,000 of {MANY:,} finished runs by loss ({goal})" in note.inner_text()
+    # every axis spans every run, drawn or not: a brush means the same runs in both charts
+    ranges = page.evaluate(
+        "document.getElementById('parcoords').data[0].dimensions.map(d => d.range)"
+    )
+    assert ranges == [[0, (MANY - 1) / MANY], [0, 2], [0, MANY - 1]]
+
+    # brushing the metric's axis around the runs not drawn finds them in the table
+    page.evaluate(
+        """([lo, hi]) => {
+            const node = document.getElementById('parcoords');
+            const last = node.data[0].dimensions.length - 1;
+            return Plotly.restyle(node, {[`dimensions[${last}].constraintrange`]: [[lo, hi]]});
+        }""",
+        [hidden[0] - 0.5, hidden[-1] + 0.5],
+    )
+    wait_until(
+        lambda: page.locator("#runs tbody tr[data-run]").count() == len(hidden),
+        10,
+        "the brushed runs that are not drawn",
+    )
+    assert sorted(_shown(page)) == sorted(f"r{index}" for index in hidden)
+
+    # "show all" draws every run, and keeps the brush and what it selects
+    page.locator("#parcoords-toggle").click()
+    wait_until(lambda: page.evaluate(LINES) == MANY, 15, "every finished run drawn")
+    assert f"all {MANY:,} finished runs" in note.inner_text()
+    assert page.evaluate(
+        "(() => { const d = document.getElementById('parcoords').data[0].dimensions;"
+        " return d[d.length - 1].constraintrange; })()"
+    ) == [hidden[0] - 0.5, hidden[-1] + 0.5]
+    assert sorted(_shown(page)) == sorted(f"r{index}" for index in hidden)
+    page.locator("#parcoords-toggle").click()
+    wait_until(lambda: page.evaluate(LINES) == BEST, 15, "the best runs again")

@@ -18,6 +18,7 @@ import pytest
 
 import hypersweep.dashboard as dashboard
 from _servers import auth_headers, server_thread
+from hypersweep.domain import RunState
 from hypersweep.server import events
 from hypersweep.store import MemoryStore, Store
 
@@ -386,7 +387,7 @@ def test_the_event_stream_stops_polling_when_the_client_goes(
     polls: list[float] = []
     delta = events.SweepWatcher.delta
 
-    def counting(self: events.SweepWatcher) -> dict[str, Any] | None:
+    def counting(self: events.SweepWatcher) -> str | None:
         polls.append(time.monotonic())
         return delta(self)
 
@@ -444,16 +445,128 @@ def test_the_watcher_sends_a_run_once_per_change_even_with_a_nan(kind: str, tmp_
     sweep = store.create_sweep("p", CONFIG, now)
     runs = [store.create_run(sweep.id, {"lr": i / 10}, now) for i in range(3)]
     watcher = events.SweepWatcher(AppContext(store, Controller(store), lambda: now), sweep.id)
-    assert len(watcher.snapshot()["runs"]) == 3
+    assert len(json.loads(watcher.snapshot())["runs"]) == 3
     assert watcher.delta() is None
     store.update_run(runs[1].id, now, summary={"loss": math.nan})
     changed = watcher.delta()
     assert changed is not None
-    assert [(run["id"], run["summary"]) for run in changed["runs"]] == [
+    assert [(run["id"], run["summary"]) for run in json.loads(changed)["runs"]] == [
         (runs[1].id, {"loss": None})
     ]
     assert watcher.delta() is None, "a NaN, unequal to itself, is not a change every time"
     store.update_run(runs[2].id, now, summary={"loss": 0.5})
     changed = watcher.delta()
-    assert changed is not None and [run["id"] for run in changed["runs"]] == [runs[2].id]
+    assert changed is not None
+    assert [run["id"] for run in json.loads(changed)["runs"]] == [runs[2].id]
     assert watcher.delta() is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_watcher_sends_the_sweep_only_when_it_or_its_runs_change(
+    kind: str, tmp_path: Any
+) -> None:
+    from hypersweep.controller import Controller
+    from hypersweep.server._context import AppContext
+    from hypersweep.store import SqlStore, SweepState
+
+    store: Store = MemoryStore() if kind == "memory" else SqlStore(f"sqlite:///{tmp_path}/h.db")
+    now = datetime.now(timezone.utc)
+    sweep = store.create_sweep("p", CONFIG, now)
+    run = store.create_run(sweep.id, {"lr": 0.5}, now)
+    watcher = events.SweepWatcher(AppContext(store, Controller(store), lambda: now), sweep.id)
+    assert json.loads(watcher.snapshot())["sweep"]["run_counts"]["pending"] == 1
+    store.append_history(run.id, [(0, {"loss": 2.0})])
+    changed = watcher.delta()
+    assert changed is not None
+    assert json.loads(changed)["sweep"] is None, "history alone leaves the sweep as it was"
+    store.update_run(run.id, now, state=RunState.RUNNING)
+    changed = watcher.delta()
+    assert changed is not None
+    counts = json.loads(changed)["sweep"]["run_counts"]
+    assert (counts["pending"], counts["running"]) == (0, 1)
+    assert watcher.delta() is None
+    store.set_sweep_state(sweep.id, SweepState.PAUSED, now)
+    changed = watcher.delta()
+    assert changed is not None
+    data = json.loads(changed)
+    assert (data["sweep"]["state"], data["runs"], data["history"]) == ("paused", [], [])
+    assert watcher.delta() is None
+
+
+def _sqlite_sweep(tmp_path: Any, runs: int) -> tuple[Store, str, list[str]]:
+    from hypersweep.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path}/h.db")
+    now = datetime.now(timezone.utc)
+    sweep = store.create_sweep("p", CONFIG, now)
+    ids = [store.create_run(sweep.id, {"lr": i / 10}, now).id for i in range(runs)]
+    return store, sweep.id, ids
+
+
+def test_the_snapshot_holds_each_run_as_the_api_writes_it(tmp_path: Any) -> None:
+    from hypersweep.controller import Controller
+    from hypersweep.server._context import AppContext
+    from hypersweep.server._convert import run_out, sweep_out
+
+    store, sweep_id, ids = _sqlite_sweep(tmp_path, 3)
+    now = datetime.now(timezone.utc)
+    store.update_run(ids[0], now, summary={"loss": math.inf, "note": "naïve\n"})
+    store.update_run(ids[1], now, state=RunState.RUNNING, host="h")
+    snapshot = events.SweepWatcher(AppContext(store, Controller(store), lambda: now), sweep_id)
+    data = json.loads(snapshot.snapshot())
+    assert data == {
+        "sweep": sweep_out(store, store.get_sweep(sweep_id)).model_dump(mode="json"),
+        "runs": [run_out(run).model_dump(mode="json") for run in store.list_runs(sweep_id)],
+    }
+    assert data["runs"][0]["summary"] == {"loss": None, "note": "naïve\n"}
+
+
+def test_runs_are_encoded_once_per_version_for_every_stream(tmp_path: Any) -> None:
+    store, sweep_id, ids = _sqlite_sweep(tmp_path, 4)
+    cache = events.RunJsonCache()
+    first = cache.encode(sweep_id, store.list_runs(sweep_id, shared=True))
+    again = cache.encode(sweep_id, store.list_runs(sweep_id, shared=True))
+    assert all(a is b for a, b in zip(first, again, strict=True)), "an unchanged run re-encoded"
+    store.update_run(ids[2], datetime.now(timezone.utc), summary={"loss": 0.25})
+    after = cache.encode(sweep_id, store.list_runs(sweep_id, shared=True))
+    assert [a is b for a, b in zip(first, after, strict=True)] == [True, True, False, True]
+    assert json.loads(after[2])["summary"] == {"loss": 0.25}
+    # records equal to the cached ones (a store that copies them) still find their JSON
+    copies = cache.encode(sweep_id, store.list_runs(sweep_id))
+    assert all(a is b for a, b in zip(after, copies, strict=True))
+
+
+def test_the_run_json_cache_drops_the_least_recent_sweep_beyond_its_budget(
+    tmp_path: Any,
+) -> None:
+    store, first_id, _ = _sqlite_sweep(tmp_path, 3)
+    now = datetime.now(timezone.utc)
+    second = store.create_sweep("p", CONFIG, now)
+    for i in range(3):
+        store.create_run(second.id, {"lr": i / 10}, now)
+    cache = events.RunJsonCache(kept=4)
+    first = cache.encode(first_id, store.list_runs(first_id, shared=True))
+    cache.encode(second.id, store.list_runs(second.id, shared=True))  # 6 runs: the first goes
+    again = cache.encode(first_id, store.list_runs(first_id, shared=True))
+    assert again == first
+    assert not any(a is b for a, b in zip(first, again, strict=True)), "kept beyond the budget"
+
+
+def test_a_second_page_gets_the_first_pages_encoded_runs(tmp_path: Any) -> None:
+    from hypersweep.controller import Controller
+    from hypersweep.server._context import AppContext
+
+    store, sweep_id, ids = _sqlite_sweep(tmp_path, 3)
+    now = datetime.now(timezone.utc)
+    cache = events.RunJsonCache()
+    ctx = AppContext(store, Controller(store), lambda: now)
+    one = events.SweepWatcher(ctx, sweep_id, cache)
+    two = events.SweepWatcher(ctx, sweep_id, cache)
+    assert one.snapshot() == two.snapshot()
+    store.update_run(ids[0], now, summary={"loss": 1.5})
+    # each stream reports the change once, though the first to poll encoded it for both
+    for watcher in (one, two):
+        changed = watcher.delta()
+        assert changed is not None
+        assert [run["summary"] for run in json.loads(changed)["runs"]] == [{"loss": 1.5}]
+        assert watcher.delta() is None

@@ -206,18 +206,30 @@ function lineType(points) {
   return points > 2000 ? "scattergl" : "scatter";
 }
 
-// The sweep page loads plotly.min.js async, so that its ~0.8 s of parsing does not hold up the
-// page's data and table; its charts wait for this.
-const plotlyReady = new Promise((resolve) => {
-  const tag = document.querySelector('script[src="/static/plotly.min.js"]');
-  if (window.Plotly || !tag) return resolve();
-  tag.addEventListener("load", () => resolve());
-});
+// Plotly, run on first call. The sweep page only preloads plotly.min.js (it downloads beside the
+// page's data) and runs it after its table is drawn: running it is one task of 1-2 s on a busy
+// machine, and the event stream's snapshot, arriving meanwhile, would wait for it to end.
+let plotlyLoading = null;
 
-// Resolves once Plotly is there and the page has painted a frame since: the table shows before
-// the charts' long tasks start.
+function loadPlotly() {
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve) => {
+      if (window.Plotly) return resolve();
+      let tag = document.querySelector('script[src="/static/plotly.min.js"]');
+      if (!tag) {
+        tag = el("script", { src: "/static/plotly.min.js" });
+        document.head.append(tag);
+      }
+      tag.addEventListener("load", () => resolve());
+    });
+  }
+  return plotlyLoading;
+}
+
+// Resolves once the page has painted a frame and then Plotly is there: the table shows before
+// the charts' long tasks (Plotly's own run first) start.
 function afterPaint() {
-  return plotlyReady.then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))).then(loadPlotly);
 }
 
 const PLOT_CONFIG = { displaylogo: false, responsive: true };

@@ -47,7 +47,7 @@ function layout() {
     el(
       "div",
       { class: "grid" },
-      el("div", { class: "panel full" }, el("h2", {}, "Parallel coordinates"), el("div", { class: "chart wide", id: "parcoords" })),
+      el("div", { class: "panel full" }, el("h2", {}, "Parallel coordinates"), el("p", { class: "muted chart-note", id: "parcoords-note", hidden: true }), el("div", { class: "chart wide", id: "parcoords" })),
       el("div", { class: "panel scroll-x" }, el("h2", {}, "Parameter importance"), el("div", { id: "importance" }, el("p", { class: "muted" }, "Loading…"))),
       el("div", { class: "panel" }, el("h2", {}, "Metric by run creation time"), el("div", { class: "chart", id: "scatter" })),
       sweep.config.method === "bayes"
@@ -353,7 +353,14 @@ function scoredRuns() {
   return { metric, runs };
 }
 
-let parcoordsRuns = [];
+// Above this many finished runs the parallel coordinates draw the best ones by the metric, until
+// "show all" is clicked: under software WebGL (no GPU) each line costs 0.1-0.3 ms of the page's
+// main thread on top of ~1 s for the chart itself (5,000 runs: 1.5-2 s, 1,000: 1-1.2 s, on a
+// loaded 2-core machine), and thousands of lines are one blur anyway.
+const PARCOORDS_BEST = 1000;
+let parcoordsAll = false;
+let parcoordsRuns = []; // every finished run with a value of the metric, drawn or not
+let parcoordsValues = []; // [axis][i]: the axis's value of parcoordsRuns[i]
 // The parallel coordinates' WebGL canvases at the screen's pixel ratio (Plotly accepts 1 to 4).
 const GL_PIXEL_RATIO = Math.min(4, Math.max(1, window.devicePixelRatio || 1));
 
@@ -404,29 +411,93 @@ const parcoordsLayout = () => ({ ...PLOT_LAYOUT, margin: { l: 60, r: 60, t: 50, 
 // chart of 5,000 runs is drawn in about half the time.
 const parcoordsConfig = () => ({ ...PLOT_CONFIG, plotGlPixelRatio: GL_PIXEL_RATIO });
 
+// The indexes of the runs to draw: all of them, or the best PARCOORDS_BEST by the metric, in
+// creation order as the whole chart draws them (a later line is drawn over an earlier one).
+function parcoordsShown(ys, goal) {
+  const all = ys.map((_, i) => i);
+  if (parcoordsAll || ys.length <= PARCOORDS_BEST) return all;
+  const sign = goal === "maximize" ? -1 : 1;
+  const best = all.sort((a, b) => sign * (ys[a] - ys[b]) || a - b).slice(0, PARCOORDS_BEST);
+  return best.sort((a, b) => a - b);
+}
+
+function drawParcoordsNote(shown, total, metric) {
+  const note = document.getElementById("parcoords-note");
+  if (total <= PARCOORDS_BEST) {
+    note.hidden = true;
+    return note.replaceChildren();
+  }
+  const count = (n) => n.toLocaleString("en-US");
+  const toggle = (all, text) =>
+    el("button", { type: "button", id: "parcoords-toggle", onclick: () => { parcoordsAll = all; drawParcoords(); } }, text);
+  note.hidden = false;
+  if (shown < total) {
+    note.dataset.best = String(shown);
+    note.replaceChildren(
+      `best ${count(shown)} of ${count(total)} finished runs by ${metric.name} (${metric.goal}); brushing selects among all of them `,
+      toggle(true, "show all"),
+    );
+  } else {
+    delete note.dataset.best;
+    note.replaceChildren(`all ${count(total)} finished runs `, toggle(false, `show the best ${count(PARCOORDS_BEST)}`));
+  }
+}
+
 function drawParcoords() {
   if (!chartsUp) return;
   const node = document.getElementById("parcoords");
   const { metric, runs } = scoredRuns();
+  if (!metric || !runs.length) drawParcoordsNote(0, 0, metric);
   if (!metric) return emptyChart(node, "The sweep has no metric, so there is nothing to colour the lines by.");
   if (!runs.length) return emptyChart(node, `No finished run has a value of ${metric.name} yet; each one will appear here as a line.`);
-  const dims = paramNames().map((name) => {
-    const values = runs.map((r) => flatten(r.params)[name]);
+  const flat = runs.map((r) => flatten(r.params));
+  // every axis from every run, so that the best runs' chart and the whole one share their axes
+  // and a brushed range means the same runs in both
+  const axes = paramNames().map((name) => {
+    const values = flat.map((p) => p[name]);
     if (values.every(finiteNumber)) return { label: name, values };
     // Categorical (or mixed, list, dict): one tick per distinct value, shown as text.
     const text = (v) => (v === undefined ? "(missing)" : fmt(v));
     const labels = [...new Set(values.map(text))].sort();
-    return { label: name, values: values.map((v) => labels.indexOf(text(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
+    const index = new Map(labels.map((label, i) => [label, i]));
+    return { label: name, values: values.map((v) => index.get(text(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
   });
   const ys = runs.map((r) => r.summary[metric.name]);
-  dims.push({ label: metric.name, values: ys });
+  axes.push({ label: metric.name, values: ys });
+  const shown = parcoordsShown(ys, metric.goal);
+  const some = shown.length < runs.length;
+  const extent = (values) => {
+    let [lo, hi] = [Infinity, -Infinity];
+    for (const v of values) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    return [lo, hi];
+  };
+  // A brush drawn before this redraw (a live update, "show all") stays on its axis, unless the
+  // axis's categories changed under it (its range is in their indexes).
+  const ticks = (d) => JSON.stringify(d.ticktext || null);
+  const before = new Map(((node.data && node.data[0] && node.data[0].dimensions) || []).filter((d) => d.constraintrange).map((d) => [d.label, d]));
+  const dims = axes.map((axis) => {
+    const dim = { ...axis, values: some ? shown.map((i) => axis.values[i]) : axis.values };
+    if (some) {
+      const [lo, hi] = extent(axis.tickvals || axis.values);
+      if (lo < hi) dim.range = [lo, hi];
+    }
+    const old = before.get(axis.label);
+    if (old && ticks(old) === ticks(axis)) dim.constraintrange = old.constraintrange;
+    return dim;
+  });
+  const line = { color: some ? shown.map((i) => ys[i]) : ys, colorscale: "Viridis", reversescale: metric.goal === "minimize", showscale: true };
+  if (some) {
+    // the best runs' colours on the scale of all of them
+    [line.cmin, line.cmax] = extent(ys);
+  }
   parcoordsRuns = runs;
-  const reverse = metric.goal === "minimize";
+  parcoordsValues = axes.map((axis) => axis.values);
   clearEmptyChart(node);
+  drawParcoordsNote(shown.length, runs.length, metric);
   withSoftwareGL(node, () =>
     Plotly.react(
       node,
-      [{ type: "parcoords", line: { color: ys, colorscale: "Viridis", reversescale: reverse, showscale: true }, dimensions: dims }],
+      [{ type: "parcoords", line, dimensions: dims }],
       parcoordsLayout(),
       parcoordsConfig(),
     ),
@@ -435,26 +506,37 @@ function drawParcoords() {
     node.dataset.brushing = "1";
     node.on("plotly_restyle", applyBrush);
   }
+  if (view.brushed) {
+    // runs added or changed since the brush: the table shows who is inside it now
+    const brushed = brushedRuns();
+    const same = brushed && brushed.size === view.brushed.size && [...brushed].every((id) => view.brushed.has(id));
+    if (!same) {
+      view.brushed = brushed;
+      drawTable();
+    }
+  }
 }
 
-// Brushing an axis keeps only the runs inside every brushed range in the table.
+// Brushing an axis keeps only the runs inside every brushed range in the table: every finished
+// run with a metric value, drawn or not (the best runs' chart draws some of them).
 function applyBrush() {
-  const node = document.getElementById("parcoords");
-  const dims = (node.data && node.data[0] && node.data[0].dimensions) || [];
-  const ranges = dims.map((d) => d.constraintrange).filter(Boolean);
-  if (!ranges.length) {
-    view.brushed = null;
-  } else {
-    const inside = (value, range) => {
-      const list = Array.isArray(range[0]) ? range : [range];
-      return list.some(([lo, hi]) => value >= lo && value <= hi);
-    };
-    view.brushed = new Set(
-      parcoordsRuns.filter((_, i) => dims.every((d) => !d.constraintrange || inside(d.values[i], d.constraintrange))).map((r) => r.id),
-    );
-  }
+  view.brushed = brushedRuns();
   view.page = 0;
   tableChanged();
+}
+
+// The ids of the runs inside every brushed range, or null when no axis is brushed.
+function brushedRuns() {
+  const node = document.getElementById("parcoords");
+  const dims = (node.data && node.data[0] && node.data[0].dimensions) || [];
+  if (!dims.some((d) => d.constraintrange)) return null;
+  const inside = (value, range) => {
+    const list = Array.isArray(range[0]) ? range : [range];
+    return list.some(([lo, hi]) => value >= lo && value <= hi);
+  };
+  return new Set(
+    parcoordsRuns.filter((_, i) => dims.every((d, k) => !d.constraintrange || inside(parcoordsValues[k][i], d.constraintrange))).map((r) => r.id),
+  );
 }
 
 let scatterRuns = [];
@@ -766,8 +848,8 @@ function onDelta(data) {
 }
 
 async function start() {
-  // The stream opens at once, before plotly.min.js runs (~0.8 s); the request beside it only
-  // tells an unknown sweep (404) from other failures, which the stream cannot.
+  // The stream opens at once (plotly.min.js runs only after the table is drawn); the request
+  // beside it only tells an unknown sweep (404) from other failures, which the stream cannot.
   const source = watchSweep(sweepId, { snapshot: onSnapshot, delta: onDelta });
   try {
     await api(`/sweeps/${encodeURIComponent(sweepId)}`);
