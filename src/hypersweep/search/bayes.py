@@ -19,9 +19,14 @@ One suggestion:
    what grows is only reading the runs, linear in their number.
 5. **Model** (``_warp``, ``_gp``): targets standardised and Yeo-Johnson transformed; a GP with a
    Matern-5/2 kernel, one length scale per feature, MAP hyperparameters.
-6. **Fantasise** in-flight runs and earlier suggestions of the batch with the kriging believer
-   (Ginsbourger et al. 2010): they join the GP at its own mean, which leaves the mean alone and
-   collapses the uncertainty, and so the acquisition, around them.
+6. **Fantasise** in-flight runs and earlier suggestions of the batch with the constant liar
+   (Ginsbourger et al. 2010), the lie being the best value observed: they join the GP as if
+   they had matched it, which collapses the uncertainty around them and keeps their
+   neighbourhood promising, so a batch spreads along the best region instead of into the far
+   corners. The kriging believer (the lie at the GP's own mean) sent the rest of a batch of 4
+   to explore: on held-out seeds 100-119, batches of 4, 52 runs, the median best went from
+   -3.06 to -3.31 on Hartmann-6 and from 18.5 to 16.7 on Ackley-10, Rosenbrock-5 and the mixed
+   space about even (366 / 383, 0.9003 / 0.9001), Branin 0.3979 / 0.3980.
 7. **Acquire**: log expected improvement (``_acquisition``) over 1,024 candidates (scrambled
    Sobol' points and perturbations of the five best points), the best four refined by L-BFGS-B
    alternating with exhaustive moves over each categorical (``_acquisition.local_search``);
@@ -66,6 +71,7 @@ _N_LOCAL = 512
 _N_CENTRES = 5
 _N_STARTS = 4
 _N_FINALISTS = 32
+_PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 
 
 #: Warm-up runs before the model, whatever the dimension. W&B starts its GP after 2 random
@@ -183,7 +189,7 @@ class _Model:
         gp = self.gp
         pending = pending[-MAX_PENDING:]
         if len(pending):
-            gp = gp.with_points(pending, gp.predict(pending)[0])
+            gp = gp.with_points(pending, np.full(len(pending), self.best))
         for depth, level in enumerate(taken.levels()):
             if self.discrete is not None:
                 chosen = self._best_combination(gp, level)
@@ -271,7 +277,7 @@ def _candidate_units(centres: Array, categorical: Array, rng: np.random.Generato
     # sample-around-best do): moving all ten of Ackley's at once is almost always worse.
     mask = rng.random((m, dim)) < min(1.0, 3.0 / dim)
     mask[np.arange(m), rng.integers(0, dim, m)] = True
-    scale = rng.choice(np.array([0.01, 0.05, 0.2]), size=(m, 1))
+    scale = rng.choice(_PERTURB_SCALES, size=(m, 1))
     moved = local + rng.standard_normal((m, dim)) * scale
     # a perturbed category is drawn afresh: categories have no neighbours
     moved = np.where(categorical[None, :], rng.random((m, dim)), moved)

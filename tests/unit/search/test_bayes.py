@@ -93,7 +93,10 @@ def test_search_info_has_w_and_b_keys(goal: str) -> None:
     config, _ = parse_config({**raw, "parameters": BRANIN_SPACE})
     assert config is not None
     sign = 1 if goal == "minimize" else -1
-    runs = [finished(r.params, sign * branin(r.params)) for r in branin_runs(config, 12)]
+    # offset so that a prediction left in standardised units (near 0) cannot pass for one in
+    # the metric's units
+    offset = 1000.0
+    runs = [finished(r.params, sign * (offset + branin(r.params))) for r in branin_runs(config, 12)]
     (s,) = BayesSearch().suggest(config, runs, 1, np.random.default_rng(0))
     info = s.info
     assert info["phase"] == "model"
@@ -104,7 +107,9 @@ def test_search_info_has_w_and_b_keys(goal: str) -> None:
     assert info["warnings"] == []
     # W&B reports the prediction in the minimised objective: the negated metric when maximizing
     assert info["predicted_metric"] == pytest.approx(sign * info["predicted_value"])
-    assert 0 < sign * info["predicted_metric"] < 310  # within Branin's range on the box
+    # Branin spans [0.4, 308] on the box; an interpolating model may dip a little below its
+    # minimum between the points it has
+    assert offset - 15 < sign * info["predicted_metric"] < offset + 310
 
 
 @pytest.mark.parametrize("method", ["bayes", "tpe", "sobol"])
