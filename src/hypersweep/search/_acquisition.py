@@ -155,15 +155,16 @@ def local_search(
     blocks: list[slice],
     best: float,
     rounds: int = 4,
+    radius: float = 1.0,
 ) -> Array:
     """``starts`` improved in log EI by ``refine`` along the numeric columns ``free``, and by
     exhaustive moves over the categorical one-hot ``blocks``, alternately (module doc)."""
-    x = refine(gp, starts, free, best)
+    x = refine(gp, starts, free, best, radius)
     if not blocks:
         return x
     for _ in range(rounds):
         x, changed = best_categories(gp, x, blocks, best)
         if not changed:
             break
-        x = refine(gp, x, free, best)
+        x = refine(gp, x, free, best, radius)
     return x

@@ -33,6 +33,15 @@ One suggestion:
    finalists snapped to valid values and scored again; a point already taken (observed, in
    flight or earlier in the batch) is skipped while another exists. An all-discrete space of up
    to 4,096 combinations is scored exhaustively.
+
+   With points in flight, the fantasies collapse the acquisition near the best points and its
+   maximum moves to the far corners of the cube, where the GP knows least: whole batches of 4
+   went to Hartmann-6's flat region (value ~0) while the best was -1.5. So with k points in
+   flight only one suggestion in k + 1 (by its index) searches the whole space; the others take
+   only the perturbations of the best points as candidates and refine them within 0.1 of where
+   they start (a trust region, as TuRBO's). On held-out seeds 100-119, batches of 4, against
+   the constant liar alone: Hartmann-6 -3.307 -> -3.319, Ackley-10 16.7 -> 14.8, Rosenbrock-5
+   383 -> 309. Without points in flight (one agent) nothing changes.
 8. **Report** W&B's ``search_info`` keys in ``Suggestion.info`` (spec §4.4.3 step 10):
    ``predicted_value`` and ``predicted_value_std_dev`` in the optimiser's minimisation space
    (the negated metric when maximising), ``expected_improvement`` and ``success_probability``
@@ -71,6 +80,7 @@ _N_LOCAL = 512
 _N_CENTRES = 5
 _N_STARTS = 4
 _N_FINALISTS = 32
+_LOCAL_RADIUS = 0.1  # how far L-BFGS-B may move a local start, in unit-cube coordinates
 _PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 
 
@@ -128,7 +138,7 @@ class BayesSearch(Searcher):
                         obs, encoder, config.metric is not None and config.metric.maximize, rng
                     )
                 pending = np.vstack([obs.pending, *batch]) if batch else obs.pending
-                values, x, info = model.propose(pending, taken, rng, list(warnings))
+                values, x, info = model.propose(pending, taken, rng, list(warnings), index)
             taken.add(x)
             batch.append(x[None, :])
             out.append(Suggestion(encoder.params(values), info))
@@ -185,8 +195,13 @@ class _Model:
         taken: Taken,
         rng: np.random.Generator,
         warnings: list[str],
+        index: int = 0,
     ) -> tuple[list[Any], Array, dict[str, Any]]:
         gp = self.gp
+        # With k points in flight, one suggestion in k + 1 (by the run's index, so parallel
+        # agents asking in turn take the roles in turn) searches the whole space; the others
+        # search near the best points (module doc, step 7).
+        local = len(pending) > 0 and index % (len(pending) + 1) != 0
         pending = pending[-MAX_PENDING:]
         if len(pending):
             gp = gp.with_points(pending, np.full(len(pending), self.best))
@@ -194,7 +209,7 @@ class _Model:
             if self.discrete is not None:
                 chosen = self._best_combination(gp, level)
             else:
-                chosen = self._best_candidate(gp, level, rng)
+                chosen = self._best_candidate(gp, level, rng, local=local)
             if chosen is not None:
                 if depth:
                     warnings = [*warnings, REPEAT_WARNINGS[depth - 1]]
@@ -215,15 +230,22 @@ class _Model:
         return self.discrete.values(indices[i]), xs[i]
 
     def _best_candidate(
-        self, gp: GaussianProcess, taken: Taken, rng: np.random.Generator
+        self, gp: GaussianProcess, taken: Taken, rng: np.random.Generator, local: bool = False
     ) -> tuple[list[Any], Array] | None:
         units = _candidate_units(self.centres, self.categorical, rng)
+        if local:
+            units = units[2**_N_SOBOL_LOG2 :]
         candidates = self.encoder.features(units)
         score, _ = log_ei(*gp.predict(candidates), self.best)
         order = np.argsort(-score, kind="stable")
         starts = _distinct_rows(candidates[order], _N_STARTS)
         refined = local_search(
-            gp, starts, self.encoder.numeric_columns, self.one_hot_blocks, self.best
+            gp,
+            starts,
+            self.encoder.numeric_columns,
+            self.one_hot_blocks,
+            self.best,
+            radius=_LOCAL_RADIUS if local else 1.0,
         )
         # The refined starts and the best raw candidates first; further down the ranking
         # only when all of those are taken (a small, mostly explored discrete space).
