@@ -10,7 +10,16 @@ One suggestion:
    categorical), or while the observations carry no signal (fewer than
    two, or all equal). The point is indexed by the number of runs so far, so
    agents asking in turn get distinct, well spread points (W&B: the first 1-2 points are
-   independent uniforms, spec §4.4.3 step 1, §14 Q15).
+   independent uniforms, spec §4.4.3 step 1, §14 Q15). Also, as ``phase: explore``, the first
+   point of a request when the model has **stalled**: each of the 4 newest runs lies within
+   0.001 of an older one. Expected improvement can keep refining a local minimum, even on the
+   boundary, once its length scales say nothing better is near: on Branin (seed 11 of
+   benchmarks/search_quality.py) runs 14 to 50 all went within 1e-4 of (10, 3.0), value 1.943,
+   with the optimum (9.42, 2.48) 0.04 of the box away. A design point far off gives the model
+   new data, and the next four runs are the model's again. On held-out seeds 100-119 (100-129
+   for Hartmann-6) it never fired within 50 runs on Hartmann-6, Rosenbrock-5, Ackley-10 or the
+   mixed space; on Branin it fired on 8 of 20 seeds, all already at the optimum to within
+   3e-4.
 3. **Encode** (``_encoding``): numeric leaves by their CDF, categoricals one-hot with one
    shared length scale per categorical (a Hamming distance; ``_gp.Tying``).
 4. **Cap** (``_subset``): past ``CAP`` observations the GP sees the ``CAP // 3`` best and a
@@ -70,7 +79,16 @@ from hypersweep.search._subset import informative_subset
 from hypersweep.search._types import Array
 from hypersweep.search._warp import OutputWarp
 
-__all__ = ["CAP", "FIT_CAP", "N_INITIAL", "N_INITIAL_CATEGORICAL", "BayesSearch"]
+__all__ = [
+    "CAP",
+    "FIT_CAP",
+    "N_INITIAL",
+    "N_INITIAL_CATEGORICAL",
+    "STALLED_WARNING",
+    "STALL_DISTANCE",
+    "STALL_RUNS",
+    "BayesSearch",
+]
 
 CAP = 256
 FIT_CAP = 96
@@ -99,6 +117,15 @@ N_INITIAL = 3
 #: second-best optimiser after 50 runs with 3 warm-up points, 2 of 10 with 6, none with 10
 #: (benchmarks/search_quality.py, 2026-11-28).
 N_INITIAL_CATEGORICAL = 10
+
+#: A stall (module doc, step 2): this many newest runs, each within this distance (of the
+#: encoded unit cube) of an older run.
+STALL_RUNS = 4
+STALL_DISTANCE = 1e-3
+STALLED_WARNING = (
+    f"The last {STALL_RUNS} runs were each within {STALL_DISTANCE:g} of an earlier run (of the "
+    "unit cube): this point comes from the quasi-random design instead of the model."
+)
 
 
 class BayesSearch(Searcher):
@@ -132,6 +159,9 @@ class BayesSearch(Searcher):
             if index < n_initial or not obs.has_signal:
                 values, x, info = design_point(config, encoder, taken, index)
                 info = {**info, "warnings": [*warnings, *info.get("warnings", [])]}
+            elif i == 0 and _stalled(obs):
+                values, x, info = design_point(config, encoder, taken, index, phase="explore")
+                info = {**info, "warnings": [*warnings, STALLED_WARNING]}
             else:
                 if model is None:
                     model = _Model(
@@ -143,6 +173,18 @@ class BayesSearch(Searcher):
             batch.append(x[None, :])
             out.append(Suggestion(encoder.params(values), info))
         return out
+
+
+def _stalled(obs: Observations) -> bool:
+    """Whether each of the ``STALL_RUNS`` newest observations lies within ``STALL_DISTANCE`` of
+    an older one (module doc, step 2)."""
+    if len(obs.y) < STALL_RUNS + N_INITIAL:
+        return False
+    x = obs.x[np.argsort(obs.order, kind="stable")]
+    for j in range(len(x) - STALL_RUNS, len(x)):
+        if float(np.sqrt(((x[:j] - x[j]) ** 2).sum(1)).min()) > STALL_DISTANCE:
+            return False
+    return True
 
 
 def _warnings(obs: Observations) -> list[str]:

@@ -273,3 +273,21 @@ def _bowl(params: dict[str, Any]) -> float:
     # a narrow optimum in the middle and a flat region elsewhere, like Hartmann-6: the corners,
     # where the model knows least, are where expected improvement drifts with runs in flight
     return -math.exp(-sum((params[f"x{i}"] - 0.4) ** 2 for i in range(6)) * 8)
+
+
+def test_a_stalled_model_takes_one_point_from_the_design() -> None:
+    """When each of the newest runs sits on top of an older one, the next point explores."""
+    config = config_of(BRANIN_SPACE)
+    runs = branin_runs(config, 10)
+    anchor = runs[3].params
+    for j in range(bayes.STALL_RUNS):
+        near = {"x1": anchor["x1"], "x2": anchor["x2"] + 1e-4 * (j + 1)}
+        runs.append(finished(near, branin(near), f"n{j}"))
+    first, second = BayesSearch().suggest(config, runs, 2, np.random.default_rng(0))
+    assert first.info["phase"] == "explore"
+    assert bayes.STALLED_WARNING in first.info["warnings"]
+    assert second.info["phase"] == "model"  # only the first point of a request
+    # one newest run away from the others: not a stall
+    runs[-1] = finished({"x1": 9.0, "x2": 2.0}, branin({"x1": 9.0, "x2": 2.0}), "far")
+    (s,) = BayesSearch().suggest(config, runs, 1, np.random.default_rng(0))
+    assert s.info["phase"] == "model"
