@@ -4,7 +4,7 @@ Each problem is a W&B-style ``parameters`` block plus an objective to minimise o
 parameter dict. Each optimiser is driven through the same ask/tell loop: ``ask(k)`` returns
 ``k`` parameter dicts, ``tell(params, value)`` reports a finished run.
 
-Peers come from the ``bench`` extra: ``optuna`` (TPESampler; GPSampler also needs ``torch``),
+Peers come from the ``bench`` extra: ``optuna`` (TPESampler; GPSampler with ``torch``),
 ``sweeps`` (W&B's engine) and ``scikit-learn`` (the real-model problem). A comparator whose
 package is missing is skipped and named in the output.
 """

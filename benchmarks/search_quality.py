@@ -5,7 +5,7 @@ For every problem (``_problems.PROBLEMS``) and comparator (``_problems.OPTIMIZER
 range of the best value found after each checkpoint, then the median rank of each comparator
 at 50 runs across the problems. ``--batch 4`` asks for 4 suggestions at a time and reports them
 all before asking again (parallel agents). Peers come from the ``bench`` extra; the Optuna GP
-sampler also needs torch; missing ones are skipped.
+sampler with torch; missing ones are skipped.
 
 Run by hand:
 

@@ -2,7 +2,7 @@
 
 Methods: hypersweep random, sobol, tpe, bayes (``engine.next_runs``); Optuna TPE and GP
 (``study.ask`` on an in-memory study); W&B's engine random and bayes (``sweeps.next_run``).
-Peers come from the ``bench`` extra (GP also needs ``torch``); missing ones are skipped.
+Peers come from the ``bench`` extra (GP with ``torch``); missing ones are skipped.
 
 Run by hand:
 
