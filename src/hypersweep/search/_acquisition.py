@@ -35,7 +35,6 @@ __all__ = ["local_search", "log_ei", "log_ei_with_gradient", "refine"]
 _C1 = 0.5 * math.log(2.0 * math.pi)
 _C2 = 0.5 * math.log(math.pi / 2.0)
 _TAIL = -1.0 / math.sqrt(np.finfo(float).eps)
-_REFINE_MAXITER = 40
 
 
 def _log1mexp(x: Array) -> Array:
@@ -115,7 +114,7 @@ def refine(
                     strict=True,
                 )
             ),
-            options={"maxiter": _REFINE_MAXITER},
+            options={"maxiter": 40},
         )
     out = fixed.copy()
     out[:, free] = np.clip(np.asarray(result.x).reshape(k, len(free)), 0.0, 1.0)

@@ -99,7 +99,6 @@ _N_CENTRES = 5
 _N_STARTS = 4
 _N_FINALISTS = 32
 _LOCAL_RADIUS = 0.1  # how far L-BFGS-B may move a local start, in unit-cube coordinates
-_PERTURB_SCALES = np.array([0.01, 0.05, 0.2])
 
 
 #: Warm-up runs before the model, whatever the dimension. W&B starts its GP after 2 random
@@ -341,7 +340,7 @@ def _candidate_units(centres: Array, categorical: Array, rng: np.random.Generato
     # sample-around-best do): moving all ten of Ackley's at once is almost always worse.
     mask = rng.random((m, dim)) < min(1.0, 3.0 / dim)
     mask[np.arange(m), rng.integers(0, dim, m)] = True
-    scale = rng.choice(_PERTURB_SCALES, size=(m, 1))
+    scale = rng.choice(np.array([0.01, 0.05, 0.2]), size=(m, 1))
     moved = local + rng.standard_normal((m, dim)) * scale
     # a perturbed category is drawn afresh: categories have no neighbours
     moved = np.where(categorical[None, :], rng.random((m, dim)), moved)

@@ -41,7 +41,7 @@ from hypersweep.errors import NotFoundError
 from hypersweep.protocol import ErrorBody, HistoryRowOut
 from hypersweep.server._context import AppContext, Ctx, add_sweep_route, resolve_sweep
 from hypersweep.server._convert import run_out, sweep_out
-from hypersweep.store import RunRecord, SweepRecord
+from hypersweep.store import RunRecord, SweepRecord, keep_sweep_runs
 
 __all__ = ["RunJsonCache", "SweepWatcher", "router"]
 
@@ -84,11 +84,7 @@ class RunJsonCache:
             current[record.id] = entry
             texts.append(entry[1])
         with self._lock:
-            self._sweeps[sweep_id] = current
-            self._sweeps.move_to_end(sweep_id)
-            kept = sum(len(runs) for runs in self._sweeps.values())
-            while kept > self._kept and len(self._sweeps) > 1:
-                kept -= len(self._sweeps.popitem(last=False)[1])
+            keep_sweep_runs(self._sweeps, sweep_id, current, self._kept)
         return texts
 
 

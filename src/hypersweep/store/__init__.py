@@ -5,6 +5,7 @@ and ``SqlStore`` on SQLite or PostgreSQL, opened with ``open_store``.
 """
 
 from hypersweep.store._base import RUN_TRANSITIONS, MakeParams, NewRun, Store
+from hypersweep.store._kept import keep_sweep_runs
 from hypersweep.store._migrate import UPGRADE_COMMAND, head_revision
 from hypersweep.store._open import DB_FILENAME, default_data_dir, open_store
 from hypersweep.store._records import (
@@ -43,5 +44,6 @@ __all__ = [
     "SweepState",
     "default_data_dir",
     "head_revision",
+    "keep_sweep_runs",
     "open_store",
 ]

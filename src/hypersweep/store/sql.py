@@ -30,6 +30,7 @@ from hypersweep.store._base import (
     log_changes,
     new_run_of,
 )
+from hypersweep.store._kept import keep_sweep_runs
 from hypersweep.store._migrate import check_or_create
 from hypersweep.store._records import (
     AgentRecord,
@@ -335,13 +336,7 @@ class SqlStore(Store):
             if entry is not None:  # None: deleted since the listing
                 current[run_id] = entry
         with self._known_lock:
-            self._known[sweep_id] = current
-            self._known.move_to_end(sweep_id)
-            # least recently read sweeps go first: the kept runs stay within a budget however
-            # many sweeps the dashboard lists
-            kept = sum(len(runs) for runs in self._known.values())
-            while kept > _KEPT_RUNS and len(self._known) > 1:
-                kept -= len(self._known.popitem(last=False)[1])
+            keep_sweep_runs(self._known, sweep_id, current, _KEPT_RUNS)
         return [record for _, record in current.values()]
 
     def get_run(self, run_id: str) -> RunRecord:
