@@ -17,6 +17,7 @@ Example, an ask/tell loop with no server::
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,6 +85,7 @@ def parse(config: ConfigSource | SweepConfig, *, strict: bool = False) -> SweepC
     parsed, issues = _check(config, strict=strict)
     if parsed is None:
         raise ConfigError([i for i in issues if i.is_error] or issues)
+    _PARSED[id(parsed)] = parsed
     return parsed
 
 
@@ -142,7 +144,7 @@ def next_runs(
     """
     if n < 0:
         raise ValueError(f"n must be 0 or more, got {n}")
-    parsed = parse(config)
+    parsed = _parsed(config)
     rng = _rng(parsed, runs, seed)
     return SEARCHERS[parsed.method]().suggest(parsed, runs, n, rng)
 
@@ -155,8 +157,7 @@ def needs_history(config: ConfigSource | SweepConfig) -> bool:
         >>> needs_history({"method": "random", "parameters": {"x": {"min": 0, "max": 1}}})
         False
     """
-    parsed = config if isinstance(config, SweepConfig) else parse(config)  # parsed: validated
-    return SEARCHERS[parsed.method].reads_history
+    return SEARCHERS[_parsed(config).method].reads_history
 
 
 def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> list[StopOrder]:
@@ -172,11 +173,25 @@ def runs_to_stop(config: ConfigSource | SweepConfig, runs: Sequence[Run]) -> lis
     Raises:
         ConfigError: the config has errors.
     """
-    parsed = parse(config)
+    parsed = _parsed(config)
     if parsed.early_terminate is None:
         return []
     rule = STOPPING_RULES[parsed.early_terminate["type"]]()
     return rule.runs_to_stop(parsed, runs)
+
+
+# id -> each SweepConfig that ``parse`` returned and that is still alive (a SweepConfig holds
+# dicts, so it cannot be a set member)
+_PARSED: weakref.WeakValueDictionary[int, SweepConfig] = weakref.WeakValueDictionary()
+
+
+def _parsed(config: ConfigSource | SweepConfig) -> SweepConfig:
+    """``config`` parsed; one that ``parse`` returned is used as it is (parsing it again was a
+    tenth of a server's hand-out). Another ``SweepConfig`` is checked: only ``parse`` runs the
+    method's and the rule's checks."""
+    if isinstance(config, SweepConfig) and _PARSED.get(id(config)) is config:
+        return config
+    return parse(config)
 
 
 def _rng(

@@ -296,3 +296,42 @@ def test_a_heartbeat_reads_only_alive_runs_unless_the_search_or_target_needs_all
         asked.clear()
         h.take(agent)
         assert (None in asked[:1]) is reads_all, config
+
+
+def test_a_process_stores_an_agents_heartbeat_at_most_every_tenth_of_the_timeout(
+    h: Harness,
+) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    run = h.take(agent).run_id  # stored: the first heartbeat this process saw
+    stored = h.store.get_agent(agent).last_heartbeat
+    assert stored == h.clock()
+    for _ in range(5):  # 1 to 5 s later: within 6 s, a tenth of the 60 s timeout
+        h.beat(agent, [run])
+    assert h.store.get_agent(agent).last_heartbeat == stored
+    h.beat(agent, [run])  # 6 s later
+    assert h.store.get_agent(agent).last_heartbeat == h.clock()
+
+
+def test_an_agent_told_to_exit_is_running_again_at_its_next_heartbeat(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    h.run_to_end(h.take(agent).run_id)
+    h.store.set_sweep_state(sweep, SweepState.FINISHED, h.clock())
+    (command,) = h.beat(agent, [])
+    assert isinstance(command, Exit)
+    assert h.store.get_agent(agent).state is AgentState.FINISHED
+    h.store.set_sweep_state(sweep, SweepState.RUNNING, h.clock())
+    h.beat(agent, [])  # 1 s later, within the window: stored all the same
+    assert h.store.get_agent(agent).state is AgentState.RUNNING
+
+
+def test_an_agent_back_after_it_was_found_lost_is_running_again(h: Harness) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.agent(sweep)
+    h.take(agent)
+    assert h.controller.reap(h.clock.advance(70)) == 1
+    assert h.store.get_agent(agent).state is AgentState.LOST
+    h.beat(agent, [])
+    back = h.store.get_agent(agent)
+    assert (back.state, back.last_heartbeat) == (AgentState.RUNNING, h.clock())
