@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from hypersweep.controller import Controller
 from hypersweep.errors import NotFoundError
+from hypersweep.server._lanes import Lanes
 from hypersweep.store import Store, SweepRecord
 
 __all__ = ["AppContext", "Ctx", "add_sweep_route", "resolve_sweep"]
@@ -21,6 +22,7 @@ class AppContext:
     store: Store
     controller: Controller
     clock: Callable[[], datetime]
+    lanes: Lanes = field(default_factory=Lanes)
 
     def now(self) -> datetime:
         return self.clock()

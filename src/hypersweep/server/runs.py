@@ -29,6 +29,7 @@ from hypersweep.server._convert import (
     finite_json,
     run_out,
 )
+from hypersweep.server._lanes import in_lane
 from hypersweep.server._limits import check_nesting
 from hypersweep.store import HistoryRow
 
@@ -41,6 +42,7 @@ def get_run(run: str, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/start")
+@in_lane("runs")
 def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
     check = RequestCheck()
     check.text(("host",), body.host, NAME_LENGTH)
@@ -64,6 +66,7 @@ def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/history")
+@in_lane("runs")
 def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
     """Append a batch; the answer says whether the run should stop (early termination)."""
     check_nesting(("summary",), body.summary)
@@ -118,6 +121,7 @@ def _downsample(rows: Sequence[HistoryRow], samples: int) -> list[HistoryRow]:
 
 
 @router.post("/runs/{run}/summary")
+@in_lane("runs")
 def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
     check_nesting(("summary",), body.summary)
     check = RequestCheck()
@@ -127,6 +131,7 @@ def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/output")
+@in_lane("runs")
 def append_output(run: str, body: OutputChunk, ctx: Ctx) -> Ack:
     # A program's output may hold NUL bytes, which PostgreSQL's text type refuses; the chunk
     # must not be lost (a 4xx is final for the client), so each becomes U+FFFD, as undecodable
@@ -141,6 +146,7 @@ def output(run: str, ctx: Ctx, tail: Annotated[int | None, Query(ge=0)] = None) 
 
 
 @router.post("/runs/{run}/finish")
+@in_lane("runs")
 def finish_run(run: str, body: RunFinish, ctx: Ctx) -> RunOut:
     """Record the run's end; without ``state`` it is derived from the exit code and stop flag."""
     check = RequestCheck()

@@ -1,0 +1,71 @@
+"""Thread lanes for the requests agents and training programs send all the time.
+
+FastAPI runs every plain ``def`` endpoint on one shared pool of 40 threads, first come, first
+served. On a busy server, 64 agents each keep a history batch in flight. Two things went wrong:
+
+- A heartbeat waited behind every queued batch, so the run it handed out arrived 0.5-0.7 s late
+  (``benchmarks/load.py``, 64 agents on SQLite).
+- The 40 threads all competed for the one interpreter lock.
+
+Each lane has its own limit, so a heartbeat waits only for other heartbeats:
+
+- ``heartbeats`` hand out runs and carry stop orders.
+- ``runs`` carries a run's writes: start, history, summary, output and finish. Its limit stays
+  small because one process writes one batch at a time anyway (SQLite has one writer, and
+  Python has one interpreter lock). More threads would only take CPU away from heartbeats.
+
+Every other endpoint still runs on FastAPI's shared pool.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, ParamSpec, TypeVar
+
+import anyio
+import anyio.to_thread
+
+__all__ = ["Lanes", "in_lane"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+# Enough heartbeats at once for a bayes sweep, whose suggestions take 20-200 ms each.
+HEARTBEAT_THREADS = 4
+# Enough that a PostgreSQL round trip of one write overlaps the work of another.
+RUN_WRITE_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """One app's lanes (``AppContext.lanes``)."""
+
+    heartbeats: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(HEARTBEAT_THREADS)
+    )
+    runs: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(RUN_WRITE_THREADS)
+    )
+
+
+def in_lane(
+    name: Literal["heartbeats", "runs"],
+) -> Callable[[Callable[_P, _T]], Callable[_P, Awaitable[_T]]]:
+    """Make a plain endpoint run on a thread of its app's lane ``name``.
+
+    The endpoint must take the app context as ``ctx``. FastAPI reads the parameters and
+    annotations of the wrapped function, so the schema and the validation do not change.
+    """
+
+    def decorate(endpoint: Callable[_P, _T]) -> Callable[_P, Awaitable[_T]]:
+        @functools.wraps(endpoint)
+        async def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            lanes: Lanes = getattr(kwargs["ctx"], "lanes")  # noqa: B009 (kwargs are untyped)
+            call = functools.partial(endpoint, *args, **kwargs)
+            return await anyio.to_thread.run_sync(call, limiter=getattr(lanes, name))
+
+        return run
+
+    return decorate
