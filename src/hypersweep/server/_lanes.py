@@ -3,8 +3,8 @@
 FastAPI runs every plain ``def`` endpoint on one shared pool of 40 threads, first come, first
 served. On a busy server, 64 agents each keep a history batch in flight. Two things went wrong:
 
-- A heartbeat waited behind every queued batch, so the run it handed out arrived 0.5-0.7 s late
-  (``benchmarks/load.py``, 64 agents on SQLite).
+- A heartbeat waited behind every queued batch: its median answer took 0.5 s, and a hand-out
+  0.75-0.8 s (``benchmarks/load.py``, 64 agents on SQLite; under 30 ms and 0.3 s with lanes).
 - The 40 threads all competed for the one interpreter lock.
 
 Each lane has its own limit, so a heartbeat waits only for other heartbeats:
