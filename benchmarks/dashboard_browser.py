@@ -382,6 +382,8 @@ class Load:
     loadavg: float  # the machine's 1-minute load average at the end of the load
     marks: dict[str, Any]
     timeline: list[tuple[str, float, float | None, float | None, int, bool]]  # url, sent, ..
+    # "show all" clicked after the load: ms until the frame with every line, and the lines
+    show_all: tuple[float, int] | None = None
 
     @property
     def encoded(self) -> int:
@@ -439,6 +441,21 @@ def account(
     return static, api, curves, timeline
 
 
+# Clicks the parallel coordinates' "show all" (there when they draw the best runs only) and
+# times it until the frame after the redraw; [ms, lines drawn], or null without the button.
+SHOW_ALL = """
+async () => {
+  const button = document.querySelector("#parcoords-note[data-best] #parcoords-toggle");
+  if (!button) return null;
+  const t0 = performance.now();
+  button.click();
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  const lines = document.getElementById("parcoords").data[0].dimensions[0].values.length;
+  return [performance.now() - t0, lines];
+}
+"""
+
+
 def load_page(context: Any, spec: Page, server_pid: int, timeout: float) -> Load:
     page = context.new_page()
     net = Network()
@@ -454,6 +471,7 @@ def load_page(context: Any, spec: Page, server_pid: int, timeout: float) -> Load
     cutoff = net.to_mono(marks["timeOrigin"], marks["done"])
     static, api, curves, timeline = account(net, cutoff, spec.base, spec.api)
     # the page keeps working after (the curves, the importance): not part of the figure
+    shown = page.evaluate(SHOW_ALL)
     page.close()
     return Load(
         table=marks["table"],
@@ -467,6 +485,7 @@ def load_page(context: Any, spec: Page, server_pid: int, timeout: float) -> Load
         loadavg=os.getloadavg()[0],
         marks=marks,
         timeline=timeline,
+        show_all=None if shown is None else (float(shown[0]), int(shown[1])),
     )
 
 
@@ -487,7 +506,12 @@ def measure(
                     f"  {rep + 1}/{reps} {name}: table {load.table:,.0f} ms, chart "
                     f"{load.chart:,.0f} ms, {_mb(load.encoded)} on the wire "
                     f"({_mb(load.decoded)} decoded), server CPU {load.server_cpu:.2f} s, "
-                    f"load average {load.loadavg:.1f}",
+                    f"load average {load.loadavg:.1f}"
+                    + (
+                        f"; show all: {load.show_all[0]:,.0f} ms for {load.show_all[1]:,} lines"
+                        if load.show_all
+                        else ""
+                    ),
                     flush=True,
                 )
         finally:
@@ -795,6 +819,18 @@ def phase_table(cold: list[Load], warm: list[Load]) -> list[str]:
     return lines
 
 
+def _show_all_line(loads: list[Load]) -> list[str]:
+    clicks = [x.show_all for x in loads if x.show_all]
+    if not clicks:
+        return []
+    times = [ms for ms, _ in clicks]
+    return [
+        f'- "show all" clicked after each load, until the frame with {clicks[0][1]:,} lines: '
+        f"median {statistics.median(times):,.0f} ms, max {max(times):,.0f} ms "
+        f"({len(clicks)} clicks)."
+    ]
+
+
 def report(
     args: argparse.Namespace,
     load_seconds: float | None,
@@ -838,6 +874,7 @@ def report(
         f"{statistics.median(x.done for x in warm) / 1000:,.2f} s).",
         f"- Parallel coordinates drawn with {_lines(cold + warm)} lines, of {args.runs:,} "
         "finished runs.",
+        *_show_all_line(cold + warm),
         f"- Under 5 MB sent (cold, on the wire, everything received until drawn): "
         f"{_target(sent, worst)}.",
         f"- The same without the curves of the table's page (history requests sent before "
