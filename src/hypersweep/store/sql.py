@@ -77,6 +77,8 @@ _SWEEP = sa.select(t.sweeps).where(t.sweeps.c.id == sa.bindparam("id"))
 _SWEEP_LOCKED = _SWEEP.with_for_update()
 _RUN = sa.select(t.runs).where(t.runs.c.id == sa.bindparam("id"))
 _RUN_LOCKED = _RUN.with_for_update()
+_RUN_ID_TAKEN = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("id"))
+_INSERT_RUN = sa.insert(t.runs)
 _AGENT = sa.select(t.agents).where(t.agents.c.id == sa.bindparam("id"))
 _RUNS = (
     sa.select(t.runs).where(t.runs.c.sweep_id == sa.bindparam("sweep_id")).order_by(t.runs.c.seq)
@@ -90,6 +92,10 @@ _VERSIONS = (
 )
 _RUNS_BY_ID = sa.select(t.runs).where(t.runs.c.id.in_(sa.bindparam("ids", expanding=True)))
 _NEXT_VERSION = t.runs.c.version + 1
+# a run's columns (run_values but the id, which picks the row) and its next version
+_UPDATE_RUN = (
+    sa.update(t.runs).where(t.runs.c.id == sa.bindparam("run_id")).values(version=_NEXT_VERSION)
+)
 _KEPT_RUNS = 100_000  # decoded runs kept across sweeps (some hundred MB at most)
 _READ_CHUNK = 500  # ids per IN (...): well under every driver's limit on parameters
 _RUNS_QUERIES = {
@@ -284,7 +290,7 @@ class SqlStore(Store):
         if agent_id is not None:
             self._get_agent(conn, agent_id)
         run_id = run_id or new_id()
-        if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first():
+        if conn.execute(_RUN_ID_TAKEN, {"id": run_id}).first():
             raise ConflictError(f"a run with id {run_id} already exists; pick another id")
         run = RunRecord(
             id=run_id,
@@ -296,7 +302,7 @@ class SqlStore(Store):
             agent_id=agent_id,
             search_info=frozen_copy(search_info),
         )
-        conn.execute(sa.insert(t.runs).values(**run_values(run)))
+        conn.execute(_INSERT_RUN, run_values(run))
         return run
 
     def assign_run(
@@ -381,11 +387,9 @@ class SqlStore(Store):
             run = apply_run_update(self._get_run(conn, run_id, lock=True), now, changes)
             if run.agent_id is not None:
                 self._get_agent(conn, run.agent_id)
-            conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id)
-                .values(**run_values(run), version=_NEXT_VERSION)
-            )
+            values = run_values(run)
+            del values["id"]
+            conn.execute(_UPDATE_RUN, {"run_id": run_id, **values})
             return run
 
     # -- history and output --------------------------------------------------------------------
