@@ -89,9 +89,10 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit)
     app.state.hypersweep = AppContext(store, controller, now)
-    # events, importance and predictions first: sweeps' /sweeps/{project}/{sweep} would take
-    # their paths
-    for module in (health, events, importance, predictions, sweeps, agents, runs, keys):
+    # Routes are matched in order, one by one: the ones agents and training programs call
+    # many times a second (heartbeat, history) come first. Events, importance and predictions
+    # come before sweeps, whose /sweeps/{project}/{sweep} would take their paths.
+    for module in (agents, runs, health, events, importance, predictions, sweeps, keys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(login.router)
     app.include_router(dashboard_router())

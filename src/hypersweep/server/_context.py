@@ -28,7 +28,7 @@ class AppContext:
         return self.clock()
 
 
-def _context(request: Request) -> AppContext:
+async def _context(request: Request) -> AppContext:
     context: AppContext = request.app.state.hypersweep
     return context
 

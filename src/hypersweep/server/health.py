@@ -23,5 +23,5 @@ def store_kind(store: Store) -> str:
 
 
 @router.get("/health")
-def health(ctx: Ctx) -> Health:
+async def health(ctx: Ctx) -> Health:
     return Health(version=__version__, store=store_kind(ctx.store))
