@@ -96,6 +96,11 @@ _NEXT_VERSION = t.runs.c.version + 1
 _UPDATE_RUN = (
     sa.update(t.runs).where(t.runs.c.id == sa.bindparam("run_id")).values(version=_NEXT_VERSION)
 )
+# a history batch: its rows, then the run's count and whatever else the batch changed
+_INSERT_HISTORY = sa.insert(t.history)
+_UPDATE_LOGGED_RUN = _UPDATE_RUN.values(
+    history_rows=t.runs.c.history_rows + sa.bindparam("added_rows", type_=sa.BigInteger)
+)
 _KEPT_RUNS = 100_000  # decoded runs kept across sweeps (some hundred MB at most)
 _READ_CHUNK = 500  # ids per IN (...): well under every driver's limit on parameters
 _RUNS_QUERIES = {
@@ -448,7 +453,7 @@ class SqlStore(Store):
             values["last_batch"] = batch
         if rows:
             conn.execute(
-                sa.insert(t.history),
+                _INSERT_HISTORY,
                 # no deep copy: the JSON column serialises each row, which copies it
                 [
                     {"run_id": run.id, "step": int(step), "metrics": dict(metrics)}
@@ -456,10 +461,10 @@ class SqlStore(Store):
                 ],
             )
             # counted in the same transaction, so the count never runs ahead of the rows
-            values["history_rows"] = t.runs.c.history_rows + len(rows)
-        if values:
-            values["version"] = _NEXT_VERSION
-            conn.execute(sa.update(t.runs).where(t.runs.c.id == run.id).values(**values))
+            values["added_rows"] = len(rows)
+            conn.execute(_UPDATE_LOGGED_RUN, {"run_id": run.id, **values})
+        elif values:
+            conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
         return True
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
