@@ -126,6 +126,15 @@ def test_a_metric_name_over_the_length_limit_is_refused_naming_it(client: Api) -
     assert "'mmmm" in body.message  # the key itself, cut short
     assert _history(client, run_id) == []
 
+def test_a_metric_name_with_a_nul_is_refused_among_plain_rows(client: Api) -> None:
+    """Plain rows take a one-pass check; a row it cannot pass gets every check and its error."""
+    run_id = _running_run(client)
+    rows = [{"step": 0, "metrics": {"loss": 1.0, "acc": 0.5, "ok": True, "tag": "a"}}]
+    rows.append({"step": 1, "metrics": {"loss": 0.9, "bad\x00name": 1.0}})
+    body = client.error(client.post(f"runs/{run_id}/history", json={"rows": rows}), 422)
+    assert "rows.1.metrics: contains a NUL character" in body.message
+    assert _history(client, run_id) == []
+
 
 def test_a_summary_key_over_the_length_limit_is_refused(client: Api) -> None:
     run_id = _running_run(client)
