@@ -84,6 +84,7 @@ runs = sa.Table(
     # +1 on every update: a process that keeps decoded runs re-reads only the changed ones
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_runs_sweep_id", "sweep_id"),
+    sa.Index("ix_runs_agent_id", "agent_id"),  # a heartbeat reads its agent's alive runs
 )
 
 history = sa.Table(
