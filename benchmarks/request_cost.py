@@ -1,0 +1,208 @@
+"""Server CPU per request, by kind of request (run by hand, never in tests).
+
+``benchmarks/load.py`` measures what many agents get from a busy server; this measures what
+each kind of request costs the server, which is what limits a busy one. A real ``hypersweep
+server`` is started on a free loopback port, on SQLite in a temporary data dir, or with
+``--pg BASE`` on a fresh PostgreSQL database of that server (created and dropped for each rep,
+by ``pg_database`` of ``benchmarks/load.py``). One client sends each kind of request N times in
+a row; the server's CPU time (user + system, from ``/proc``, the server process and its
+children) over those N requests, divided by N, is the cost of one. With one client and no
+concurrency the figure is the work per request, free of queueing. It is repeated ``--reps``
+times and the median reported.
+
+Kinds, in the order sent:
+
+- **hand-out cycle**: an idle agent's heartbeat that hands out a run, the run's ``start`` and
+  its ``finish`` (three requests; the sweep grows by one run per cycle);
+- **busy heartbeat**: the heartbeat of an agent whose run is alive (no command back);
+- **history batch**: ``POST /runs/{id}/history`` with ``--rows`` rows of two metrics, numbered;
+- **health**: ``GET /health``, the framework's floor (no store access).
+
+``--server-src PATH`` runs the server with ``PYTHONPATH=PATH``: another copy of ``src/`` (the
+code before a change), for A/B runs minutes apart on a machine whose speed varies.
+
+    .venv/bin/python benchmarks/request_cost.py
+    .venv/bin/python benchmarks/request_cost.py --pg postgresql+psycopg://postgres@127.0.0.1:5432
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+from load import pg_database
+
+API = "/api/v1"
+CONFIG = {
+    "method": "random",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"lr": {"min": 0.0001, "max": 0.1, "distribution": "log_uniform_values"}},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its direct children (``--workers`` processes)."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    total = 0.0
+    for each in [pid, *map(int, children)]:
+        with contextlib.suppress(FileNotFoundError):
+            stat = Path(f"/proc/{each}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@contextlib.contextmanager
+def server(args: argparse.Namespace, data_dir: str, db: str | None) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    store = ["--db", db] if db else ["--data-dir", data_dir]
+    argv = [sys.executable, "-m", "hypersweep", "server", "--port", str(port), "--no-auth"]
+    argv += ["--log-level", "warning", *store]
+    env = dict(os.environ)
+    if args.server_src:
+        env["PYTHONPATH"] = args.server_src
+    url = f"http://127.0.0.1:{port}"
+    log_path = Path(data_dir) / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise SystemExit(f"the server exited with {process.returncode}:\n{tail}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url + API + "/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the server did not answer within 60 s; see {log_path}")
+                time.sleep(0.1)
+            yield url, process.pid
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+class Client:
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url + API, timeout=60)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.http.post(path, json=body)
+        if response.status_code >= 400:
+            raise SystemExit(f"POST {path}: HTTP {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    def hand_out(self, agent: str) -> str:
+        commands = self.post(f"/agents/{agent}/heartbeat", {"running": []})["commands"]
+        runs = [command["run_id"] for command in commands if command["type"] == "run"]
+        if not runs:
+            raise SystemExit(f"the heartbeat handed out no run: {commands}")
+        return str(runs[0])
+
+
+def measure(pid: int, count: int, send: Callable[[int], object]) -> float:
+    """Server CPU ms per call of ``send(i)``, i = 0 .. count-1."""
+    before = cpu_seconds(pid)
+    for index in range(count):
+        send(index)
+    return (cpu_seconds(pid) - before) / count * 1000
+
+
+def one_rep(args: argparse.Namespace) -> dict[str, float]:
+    with contextlib.ExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+        db = stack.enter_context(pg_database(args.pg, "cost")) if args.pg else None
+        return measure_all(args, *stack.enter_context(server(args, data_dir, db)))
+
+
+def measure_all(args: argparse.Namespace, url: str, pid: int) -> dict[str, float]:
+    client = Client(url)
+    sweep = client.post("/sweeps", {"config": CONFIG, "project": "request-cost"})["id"]
+    agent = client.post(f"/sweeps/{sweep}/agents", {"host": "bench", "pid": 1})["id"]
+    n = args.requests
+    costs: dict[str, float] = {}
+
+    def cycle(_: int) -> None:
+        run = client.hand_out(agent)
+        client.post(f"/runs/{run}/start", {"host": "bench", "agent_id": agent})
+        client.post(f"/runs/{run}/finish", {"exit_code": 0})
+
+    costs["hand-out cycle (3 requests)"] = measure(pid, n, cycle)
+    run = client.hand_out(agent)
+    client.post(f"/runs/{run}/start", {"host": "bench", "agent_id": agent})
+    costs["busy heartbeat"] = measure(
+        pid, n, lambda _: client.post(f"/agents/{agent}/heartbeat", {"running": [run]})
+    )
+
+    def batch(index: int) -> None:
+        first = index * args.rows
+        rows = [
+            {"step": step, "metrics": {"loss": 1.0 / (step + 1), "acc": step * 1e-4}}
+            for step in range(first, first + args.rows)
+        ]
+        client.post(f"/runs/{run}/history", {"rows": rows, "batch": index + 1})
+
+    costs[f"history batch of {args.rows} rows"] = measure(pid, n, batch)
+    costs["health"] = measure(pid, n, lambda _: client.http.get("/health").raise_for_status())
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pg", help="a PostgreSQL server's SQLAlchemy URL without a database (as in load.py)"
+    )
+    parser.add_argument("--requests", type=int, default=500, help="of each kind, per rep")
+    parser.add_argument("--rows", type=int, default=50, help="rows per history batch")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--server-src", help="run the server from this copy of src/")
+    args = parser.parse_args()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    reps = [one_rep(args) for _ in range(args.reps)]
+    store = "PostgreSQL" if args.pg else "SQLite"
+    command = shlex.join([".venv/bin/python", "benchmarks/request_cost.py", *sys.argv[1:]])
+    print(
+        f"`{command}`, started {started}; {store}; {args.requests} requests of each kind per "
+        f"rep, {args.reps} reps; load average at the end {os.getloadavg()[0]:.1f}.\n"
+    )
+    print("| request | server CPU per request, median (min-max of reps) |")
+    print("|---|---|")
+    for kind in reps[0]:
+        values = [rep[kind] for rep in reps]
+        print(
+            f"| {kind} | {statistics.median(values):.2f} ms ({min(values):.2f}-{max(values):.2f}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()
