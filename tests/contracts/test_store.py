@@ -268,6 +268,21 @@ def test_history_batches_order_and_keys(store: Store, sweep_id: str) -> None:
     assert store.history(other.id) == []
 
 
+def test_logged_values_of_every_json_kind_come_back_as_logged(store: Store, sweep_id: str) -> None:
+    """PostgreSQL takes history rows by COPY (``store/_postgres.py``), whose text format
+    escapes tabs, newlines and backslashes: each must come back as it was sent."""
+    run = store.create_run(sweep_id, {}, T0)
+    odd = 'tab\there, line\nbreak, back\\slash, "quoted", nul\x00, \u00e9t\u00e9 \U0001f600'
+    rows = [
+        (0, {"text": odd, "none": None, "yes": True, "big": 2**62, "tiny": 1e-300}),
+        (1, {"nested": {"list": [1, "two", {"three": [3.5, None]}], "empty": {}}, "odd": odd}),
+        (1, {"again": 1}),  # a step logged twice keeps both rows, in order
+    ]
+    assert store.log_history(run.id, rows, T0, batch=1) is not None
+    assert [(row.step, dict(row.metrics)) for row in store.history(run.id)] == rows
+    assert store.get_run(run.id).history_rows == 3
+
+
 def test_a_repeated_history_batch_is_stored_once(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)

@@ -32,6 +32,7 @@ from hypersweep.store._base import (
 )
 from hypersweep.store._kept import keep_sweep_runs
 from hypersweep.store._migrate import check_or_create
+from hypersweep.store._postgres import copy_history
 from hypersweep.store._records import (
     AgentRecord,
     AgentState,
@@ -134,6 +135,7 @@ class SqlStore(Store):
         self._known: OrderedDict[str, dict[str, tuple[int, RunRecord]]] = OrderedDict()
         self._known_lock = threading.Lock()
         self._write_lock: threading.Lock | None = None  # SQLite's writers queue here
+        self._copy_rows = self._engine.dialect.name == "postgresql"  # history rows by COPY
         if self._engine.dialect.name == "sqlite":
             self._write_lock = configure_sqlite(self._engine)
         with self._transaction(write=True) as conn:
@@ -451,7 +453,13 @@ class SqlStore(Store):
         values: dict[str, Any] = dict(columns)
         if batch is not None:
             values["last_batch"] = batch
-        if rows:
+        if not rows:
+            if values:
+                conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
+            return True
+        if self._copy_rows:
+            copy_history(conn, run.id, rows)
+        else:
             conn.execute(
                 _INSERT_HISTORY,
                 # no deep copy: the JSON column serialises each row, which copies it
@@ -460,11 +468,9 @@ class SqlStore(Store):
                     for step, metrics in rows
                 ],
             )
-            # counted in the same transaction, so the count never runs ahead of the rows
-            values["added_rows"] = len(rows)
-            conn.execute(_UPDATE_LOGGED_RUN, {"run_id": run.id, **values})
-        elif values:
-            conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
+        # counted in the same transaction, so the count never runs ahead of the rows
+        values["added_rows"] = len(rows)
+        conn.execute(_UPDATE_LOGGED_RUN, {"run_id": run.id, **values})
         return True
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
