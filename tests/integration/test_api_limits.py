@@ -126,6 +126,7 @@ def test_a_metric_name_over_the_length_limit_is_refused_naming_it(client: Api) -
     assert "'mmmm" in body.message  # the key itself, cut short
     assert _history(client, run_id) == []
 
+
 def test_a_metric_name_with_a_nul_is_refused_among_plain_rows(client: Api) -> None:
     """Plain rows take a one-pass check; a row it cannot pass gets every check and its error."""
     run_id = _running_run(client)
