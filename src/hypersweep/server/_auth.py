@@ -11,15 +11,16 @@ pages, ``/docs`` and unknown paths, and streams (server-sent events) pass throug
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
 
-import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hypersweep.credentials import digest
@@ -42,6 +43,8 @@ SESSION_COOKIE = "hypersweep_session"
 #: custom header without a CORS preflight, which this server never grants.
 CSRF_HEADER = "x-hypersweep-request"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Key lookups at once: each is one indexed read, and every request of an agent makes one.
+LOOKUP_THREADS = 4
 _OPEN_PATHS = frozenset({f"{API_PREFIX}/health", "/login", "/logout", "/favicon.ico"})
 # what the agent role may write: agents' registration and heartbeats, run reports, run imports
 _AGENT_WRITES = re.compile(
@@ -113,6 +116,9 @@ class AuthGate:
         self.app = app
         self.store = store
         self.now = now
+        # The key lookup reads the store, so it leaves the event loop; on a thread pool of its
+        # own, as the agents' lanes do (server/_lanes.py): anyio's run_sync cost more CPU.
+        self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="hypersweep-auth")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +134,9 @@ class AuthGate:
         secret = bearer or session
         key = None
         if secret is not None:
-            key = await anyio.to_thread.run_sync(authenticate, self.store, secret, self.now())
+            key = await asyncio.get_running_loop().run_in_executor(
+                self._lookups, authenticate, self.store, secret, self.now()
+            )
         if key is None:
             await _refuse_unauthenticated(scope, send, headers, presented=secret is not None)
             return

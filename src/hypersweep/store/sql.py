@@ -79,6 +79,7 @@ _SWEEP_LOCKED = _SWEEP.with_for_update()
 _RUN = sa.select(t.runs).where(t.runs.c.id == sa.bindparam("id"))
 _RUN_LOCKED = _RUN.with_for_update()
 _RUN_ID_TAKEN = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("id"))
+_KEY_BY_DIGEST = sa.select(t.api_keys).where(t.api_keys.c.digest == sa.bindparam("digest"))
 _INSERT_RUN = sa.insert(t.runs)
 _AGENT = sa.select(t.agents).where(t.agents.c.id == sa.bindparam("id"))
 _RUNS = (
@@ -563,9 +564,8 @@ class SqlStore(Store):
             return key_from_row(row)
 
     def find_key(self, digest: str) -> KeyRecord | None:
-        query = sa.select(t.api_keys).where(t.api_keys.c.digest == digest)
         with self._transaction() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_KEY_BY_DIGEST, {"digest": digest}).first()
         return None if row is None else key_from_row(row)
 
     def list_keys(self, kind: KeyKind | None = KeyKind.API) -> list[KeyRecord]:
