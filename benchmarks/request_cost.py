@@ -18,8 +18,10 @@ Kinds, in the order sent:
 - **history batch**: ``POST /runs/{id}/history`` with ``--rows`` rows of two metrics, numbered;
 - **health**: ``GET /health``, the framework's floor (no store access).
 
-``--server-src PATH`` runs the server with ``PYTHONPATH=PATH``: another copy of ``src/`` (the
-code before a change), for A/B runs minutes apart on a machine whose speed varies.
+``--auth`` runs the server with authentication, as shipped (every request then carries the
+admin key the server records for itself; without it ``--no-auth``). ``--server-src PATH`` runs
+the server with ``PYTHONPATH=PATH``: another copy of ``src/`` (the code before a change), for
+A/B runs minutes apart on a machine whose speed varies.
 
     .venv/bin/python benchmarks/request_cost.py
     .venv/bin/python benchmarks/request_cost.py --pg postgresql+psycopg://postgres@127.0.0.1:5432
@@ -45,6 +47,8 @@ from typing import Any
 
 import httpx
 from load import pg_database
+
+from hypersweep.credentials import load_key
 
 API = "/api/v1"
 CONFIG = {
@@ -75,12 +79,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(args: argparse.Namespace, data_dir: str, db: str | None) -> Iterator[tuple[str, int]]:
+def server(
+    args: argparse.Namespace, data_dir: str, db: str | None
+) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """The server's URL, its pid, and the headers every request needs (its admin key)."""
     port = free_port()
     store = ["--db", db] if db else ["--data-dir", data_dir]
-    argv = [sys.executable, "-m", "hypersweep", "server", "--port", str(port), "--no-auth"]
-    argv += ["--log-level", "warning", *store]
+    argv = [sys.executable, "-m", "hypersweep", "server", "--port", str(port)]
+    argv += ["--log-level", "warning", *store, *([] if args.auth else ["--no-auth"])]
     env = dict(os.environ)
+    # with --auth the server records its admin key there, and this process reads it back
+    env["HYPERSWEEP_CREDENTIALS"] = str(Path(data_dir) / "credentials.json")
     if args.server_src:
         env["PYTHONPATH"] = args.server_src
     url = f"http://127.0.0.1:{port}"
@@ -101,7 +110,14 @@ def server(args: argparse.Namespace, data_dir: str, db: str | None) -> Iterator[
                 if time.monotonic() > deadline:
                     raise SystemExit(f"the server did not answer within 60 s; see {log_path}")
                 time.sleep(0.1)
-            yield url, process.pid
+            headers = {}
+            if args.auth:
+                with _environ("HYPERSWEEP_CREDENTIALS", env["HYPERSWEEP_CREDENTIALS"]):
+                    key = load_key(url)
+                if key is None:
+                    raise SystemExit(f"the server recorded no admin key; see {log_path}")
+                headers["Authorization"] = f"Bearer {key}"
+            yield url, process.pid, headers
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGINT)
@@ -112,9 +128,22 @@ def server(args: argparse.Namespace, data_dir: str, db: str | None) -> Iterator[
                 process.wait()
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 class Client:
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url + API, timeout=60)
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.http = httpx.Client(base_url=url + API, headers=headers, timeout=60)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         response = self.http.post(path, json=body)
@@ -145,8 +174,10 @@ def one_rep(args: argparse.Namespace) -> dict[str, float]:
         return measure_all(args, *stack.enter_context(server(args, data_dir, db)))
 
 
-def measure_all(args: argparse.Namespace, url: str, pid: int) -> dict[str, float]:
-    client = Client(url)
+def measure_all(
+    args: argparse.Namespace, url: str, pid: int, headers: dict[str, str]
+) -> dict[str, float]:
+    client = Client(url, headers)
     sweep = client.post("/sweeps", {"config": CONFIG, "project": "request-cost"})["id"]
     agent = client.post(f"/sweeps/{sweep}/agents", {"host": "bench", "pid": 1})["id"]
     n = args.requests
@@ -186,10 +217,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50, help="rows per history batch")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--server-src", help="run the server from this copy of src/")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="the server as shipped, with authentication: every request sends its admin key",
+    )
     args = parser.parse_args()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     reps = [one_rep(args) for _ in range(args.reps)]
-    store = "PostgreSQL" if args.pg else "SQLite"
+    store = ("PostgreSQL" if args.pg else "SQLite") + (", authentication on" if args.auth else "")
     command = shlex.join([".venv/bin/python", "benchmarks/request_cost.py", *sys.argv[1:]])
     print(
         f"`{command}`, started {started}; {store}; {args.requests} requests of each kind per "
