@@ -211,23 +211,38 @@ def server(
     if workers > 1:
         argv += ["--workers", str(workers)]
     url = f"http://127.0.0.1:{port}"
-    with (work / f"server-{tag}.log").open("wb") as log:
+    with server_process(argv, url, work / f"server-{tag}.log", headers=headers) as process:
+        yield Server(url, process)
+
+
+@contextlib.contextmanager
+def server_process(
+    argv: list[str],
+    url: str,
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``hypersweep server`` started from ``argv``, once its ``/health`` at ``url`` answers;
+    its output goes to ``log_path``. At the end it gets SIGINT, then SIGKILL after 30 s."""
+    with log_path.open("wb") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             deadline = time.monotonic() + 120
             while True:
                 if process.poll() is not None:
-                    tail = (work / f"server-{tag}.log").read_text()[-2000:]
+                    tail = log_path.read_text(errors="replace")[-2000:]
                     raise SystemExit(f"the server exited with {process.returncode}:\n{tail}")
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(url + API + "/health", headers=headers).status_code == 200:
                         break
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not answer within 120 s; see {log.name}")
+                    raise SystemExit(f"the server did not answer within 120 s; see {log_path}")
                 time.sleep(0.2)  # a polled start-up: the server process has no readiness pipe
-            yield Server(url, process)
+            yield process
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGINT)

@@ -33,20 +33,16 @@ import argparse
 import contextlib
 import os
 import shlex
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
-from load import pg_database
+from load import Server, free_port, pg_database, server_process
 
 from hypersweep.credentials import load_key
 
@@ -58,31 +54,11 @@ CONFIG = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its direct children (``--workers`` processes)."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    total = 0.0
-    for each in [pid, *map(int, children)]:
-        with contextlib.suppress(FileNotFoundError):
-            stat = Path(f"/proc/{each}/stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 @contextlib.contextmanager
 def server(
     args: argparse.Namespace, data_dir: str, db: str | None
-) -> Iterator[tuple[str, int, dict[str, str]]]:
-    """The server's URL, its pid, and the headers every request needs (its admin key)."""
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """The server, and the headers every request needs (its admin key with ``--auth``)."""
     port = free_port()
     store = ["--db", db] if db else ["--data-dir", data_dir]
     argv = [sys.executable, "-m", "hypersweep", "server", "--port", str(port)]
@@ -94,38 +70,15 @@ def server(
         env["PYTHONPATH"] = args.server_src
     url = f"http://127.0.0.1:{port}"
     log_path = Path(data_dir) / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    tail = log_path.read_text(errors="replace")[-2000:]
-                    raise SystemExit(f"the server exited with {process.returncode}:\n{tail}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url + API + "/health").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not answer within 60 s; see {log_path}")
-                time.sleep(0.1)
-            headers = {}
-            if args.auth:
-                with _environ("HYPERSWEEP_CREDENTIALS", env["HYPERSWEEP_CREDENTIALS"]):
-                    key = load_key(url)
-                if key is None:
-                    raise SystemExit(f"the server recorded no admin key; see {log_path}")
-                headers["Authorization"] = f"Bearer {key}"
-            yield url, process.pid, headers
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with server_process(argv, url, log_path, env=env) as process:
+        headers = {}
+        if args.auth:
+            with _environ("HYPERSWEEP_CREDENTIALS", env["HYPERSWEEP_CREDENTIALS"]):
+                key = load_key(url)
+            if key is None:
+                raise SystemExit(f"the server recorded no admin key; see {log_path}")
+            headers["Authorization"] = f"Bearer {key}"
+        yield Server(url, process), headers
 
 
 @contextlib.contextmanager
@@ -159,12 +112,12 @@ class Client:
         return str(runs[0])
 
 
-def measure(pid: int, count: int, send: Callable[[int], object]) -> float:
+def measure(srv: Server, count: int, send: Callable[[int], object]) -> float:
     """Server CPU ms per call of ``send(i)``, i = 0 .. count-1."""
-    before = cpu_seconds(pid)
+    before = srv.cpu_seconds()
     for index in range(count):
         send(index)
-    return (cpu_seconds(pid) - before) / count * 1000
+    return (srv.cpu_seconds() - before) / count * 1000
 
 
 def one_rep(args: argparse.Namespace) -> dict[str, float]:
@@ -174,10 +127,8 @@ def one_rep(args: argparse.Namespace) -> dict[str, float]:
         return measure_all(args, *stack.enter_context(server(args, data_dir, db)))
 
 
-def measure_all(
-    args: argparse.Namespace, url: str, pid: int, headers: dict[str, str]
-) -> dict[str, float]:
-    client = Client(url, headers)
+def measure_all(args: argparse.Namespace, srv: Server, headers: dict[str, str]) -> dict[str, float]:
+    client = Client(srv.url, headers)
     sweep = client.post("/sweeps", {"config": CONFIG, "project": "request-cost"})["id"]
     agent = client.post(f"/sweeps/{sweep}/agents", {"host": "bench", "pid": 1})["id"]
     n = args.requests
@@ -188,11 +139,11 @@ def measure_all(
         client.post(f"/runs/{run}/start", {"host": "bench", "agent_id": agent})
         client.post(f"/runs/{run}/finish", {"exit_code": 0})
 
-    costs["hand-out cycle (3 requests)"] = measure(pid, n, cycle)
+    costs["hand-out cycle (3 requests)"] = measure(srv, n, cycle)
     run = client.hand_out(agent)
     client.post(f"/runs/{run}/start", {"host": "bench", "agent_id": agent})
     costs["busy heartbeat"] = measure(
-        pid, n, lambda _: client.post(f"/agents/{agent}/heartbeat", {"running": [run]})
+        srv, n, lambda _: client.post(f"/agents/{agent}/heartbeat", {"running": [run]})
     )
 
     def batch(index: int) -> None:
@@ -203,8 +154,8 @@ def measure_all(
         ]
         client.post(f"/runs/{run}/history", {"rows": rows, "batch": index + 1})
 
-    costs[f"history batch of {args.rows} rows"] = measure(pid, n, batch)
-    costs["health"] = measure(pid, n, lambda _: client.http.get("/health").raise_for_status())
+    costs[f"history batch of {args.rows} rows"] = measure(srv, n, batch)
+    costs["health"] = measure(srv, n, lambda _: client.http.get("/health").raise_for_status())
     return costs
 
 
