@@ -63,6 +63,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield from _pg_store()
 
 
+def test_local_says_whether_a_call_may_wait_for_a_network(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    # the server makes a local store's calls on its event loop (server/_lanes.py)
+    assert store.local is (request.node.callspec.params["store"] != "postgres")
+
+
 @pytest.fixture
 def sweep_id(store: Store) -> str:
     return store.create_sweep("proj", {"method": "grid"}, T0, name="s").id

@@ -1,8 +1,10 @@
-"""The agents' frequent requests run in their own thread lanes (``server/_lanes.py``): a run's
-writes at most ``RUN_WRITE_THREADS`` at a time, and heartbeats beside them, not behind them."""
+"""The agents' frequent requests run in lanes (``server/_lanes.py``): over a store that waits
+for a network, thread lanes, a run's writes at most ``RUN_WRITE_THREADS`` at a time and
+heartbeats beside them, not behind them; over a local store, on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,7 +25,9 @@ RANDOM = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
 
 class HeldStore(MemoryStore):
     """A store whose history writes wait until the test lets them go, counting how many wait
-    at once."""
+    at once. It is not ``local``: a call may wait, as one over a network does."""
+
+    local = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,10 +54,56 @@ class HeldStore(MemoryStore):
                 self.inside -= 1
 
 
+class LoopWatchingStore(MemoryStore):
+    """A local store that records, for each call of interest, whether it ran on an event loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_loop: dict[str, bool] = {}
+
+    def _note(self, call: str) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.on_loop[call] = False
+        else:
+            self.on_loop[call] = True
+
+    def heartbeat_agent(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("heartbeat_agent")
+        return super().heartbeat_agent(*args, **kwargs)
+
+    def log_history(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("log_history")
+        return super().log_history(*args, **kwargs)
+
+    def find_key(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("find_key")
+        return super().find_key(*args, **kwargs)
+
+    def get_sweep(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("get_sweep")
+        return super().get_sweep(*args, **kwargs)
+
+
 @pytest.fixture
-def store() -> HeldStore:
+def store(request: pytest.FixtureRequest) -> MemoryStore:
     """Replaces conftest's ``store``, so ``client`` serves this one."""
-    return HeldStore()
+    return LoopWatchingStore() if "local_store" in request.node.name else HeldStore()
+
+
+def test_a_local_store_serves_the_agents_on_the_event_loop(
+    client: Api, store: LoopWatchingStore
+) -> None:
+    sweep_id = client.create_sweep(RANDOM)["id"]
+    store.on_loop.clear()
+    client.sweep(sweep_id)  # a plain endpoint: FastAPI's thread pool
+    assert store.on_loop == {"find_key": True, "get_sweep": False}
+    agent = client.register_agent(sweep_id)
+    run = client.next_run(agent)["run_id"]
+    client.ok(client.post(f"runs/{run}/history", json={"rows": [{"step": 0, "metrics": {}}]}))
+    assert store.on_loop["heartbeat_agent"] is True
+    assert store.on_loop["log_history"] is True
 
 
 def test_history_batches_wait_their_turn_while_heartbeats_hand_out_runs(

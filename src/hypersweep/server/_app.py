@@ -36,6 +36,7 @@ from hypersweep.server import (
 from hypersweep.server._auth import AuthGate
 from hypersweep.server._context import AppContext
 from hypersweep.server._convert import issue_out
+from hypersweep.server._lanes import Lanes
 from hypersweep.server._limits import BodySizeLimit
 from hypersweep.server._reaper import Reaper
 from hypersweep.store import Store
@@ -53,6 +54,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     heartbeat_timeout: float = AGENT_TIMEOUT.total_seconds(),
     auth: bool = True,
+    inline: bool | None = None,
 ) -> FastAPI:
     """The hypersweep HTTP API (``/api/v1``) over ``store``.
 
@@ -63,6 +65,10 @@ def create_app(
             runs (its lifespan) a timer checks for such agents a few times per timeout.
         auth: refuse requests without a valid API key or session (``server/_auth.py``); off
             only for ``hypersweep server --no-auth`` on a loopback address.
+        inline: make the store calls of agents' requests (and of key lookups) on the event
+            loop rather than on threads (``server/_lanes.py``); default: when ``store.local``.
+            Several processes on one SQLite file pass False: a write there may wait in SQLite's
+            busy timeout for another process, which must not stop this one's loop.
 
     The OpenAPI schema is at ``/api/v1/openapi.json`` and the interactive docs at ``/docs``.
     """
@@ -88,7 +94,10 @@ def create_app(
         responses={code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)},
     )
     app.add_middleware(BodySizeLimit)
-    app.state.hypersweep = AppContext(store, controller, now)
+    inline = store.local if inline is None else inline
+    app.state.hypersweep = AppContext(
+        store, controller, now, lanes=Lanes.inline() if inline else Lanes()
+    )
     # Routes are matched in order, one by one: the ones agents and training programs call
     # many times a second (heartbeat, history) come first. Events, importance and predictions
     # come before sweeps, whose /sweeps/{project}/{sweep} would take their paths.
@@ -97,7 +106,7 @@ def create_app(
     app.include_router(login.router)
     app.include_router(dashboard_router())
     if auth:
-        app.add_middleware(AuthGate, store=store, now=now)
+        app.add_middleware(AuthGate, store=store, now=now, inline=inline)
     app.add_exception_handler(HypersweepError, _hypersweep_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

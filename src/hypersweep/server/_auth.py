@@ -112,13 +112,20 @@ def _cookie(headers: dict[bytes, bytes], name: str) -> str | None:
 class AuthGate:
     """The ASGI middleware that refuses requests without a valid key (401) or role (403)."""
 
-    def __init__(self, app: ASGIApp, store: Store, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, app: ASGIApp, store: Store, now: Callable[[], datetime], inline: bool = False
+    ) -> None:
         self.app = app
         self.store = store
         self.now = now
-        # The key lookup reads the store, so it leaves the event loop; on a thread pool of its
-        # own, as the agents' lanes do (server/_lanes.py): anyio's run_sync cost more CPU.
-        self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="hypersweep-auth")
+        # The key lookup reads the store: on the event loop when the agents' endpoints run
+        # there too (a local store), else on a thread pool of its own, as the agents' lanes do
+        # (server/_lanes.py): anyio's run_sync cost more CPU.
+        self._lookups = (
+            None
+            if inline
+            else ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="hypersweep-auth")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +140,9 @@ class AuthGate:
         session = None if bearer else _cookie(headers, SESSION_COOKIE)
         secret = bearer or session
         key = None
-        if secret is not None:
+        if secret is not None and self._lookups is None:
+            key = authenticate(self.store, secret, self.now())
+        elif secret is not None:
             key = await asyncio.get_running_loop().run_in_executor(
                 self._lookups, authenticate, self.store, secret, self.now()
             )

@@ -1,4 +1,4 @@
-"""Thread lanes for the requests agents and training programs send all the time.
+"""Lanes for the requests agents and training programs send all the time.
 
 FastAPI runs every plain ``def`` endpoint on one shared pool of 40 threads, first come, first
 served. On a busy server, 64 agents each keep a history batch in flight. Two things went wrong:
@@ -7,35 +7,54 @@ served. On a busy server, 64 agents each keep a history batch in flight. Two thi
   0.75-0.8 s (``benchmarks/load.py``, 64 agents on SQLite; under 30 ms and 0.3 s with lanes).
 - The 40 threads all competed for the one interpreter lock.
 
-Each lane has its own limit, so a heartbeat waits only for other heartbeats:
+So those endpoints take a lane, and the most urgent lane goes first:
 
-- ``heartbeats`` hand out runs and carry stop orders.
-- ``runs`` carries a run's writes: start, history, summary, output and finish. Its limit stays
-  small because one process writes one batch at a time anyway (SQLite has one writer, and
-  Python has one interpreter lock). More threads would only take CPU away from heartbeats.
+- ``heartbeats`` hand out runs and carry stop orders: an idle agent is an idle GPU.
+- ``runs``: a run's start and finish (after its finish the agent asks for the next run).
+- ``history``: history batches, summaries and output, which may wait a little.
 
 Every other endpoint still runs on FastAPI's shared pool.
 
-A lane is a ``ThreadPoolExecutor`` awaited through asyncio's ``run_in_executor``: a request
-waiting for its turn waits in the executor's queue and costs nothing meanwhile. An anyio
-``CapacityLimiter`` in front of anyio's threads cost ~200 us of CPU per call with 30 callers
-waiting, against ~60 us here (``benchmarks/load.py`` queues that many and more); the lanes
-carry no context variables or cancellation, which those endpoints do not use.
+**On a local store (one process on SQLite, or memory) the lanes run on the event loop**
+(``Lanes.inline``): their calls wait in one queue, and the loop makes one call per pass, the
+most urgent first, so requests that arrive meanwhile are read and queued in between. Threads
+cost more than they gave there. SQLite releases the interpreter lock around every statement, so
+a thread holding SQLite's one write lock lost the interpreter lock to the event loop at each
+statement and waited to get it back, while every other writer queued behind it. With 64 agents
+on SQLite (``benchmarks/load.py``) the server stored 13,000-15,000 history rows/s through lane
+threads and 27,000-28,000 without them, on the same CPU. A local store's calls take about a
+millisecond, so the loop is never held long.
+
+**Over PostgreSQL each lane is a thread pool** (``ThreadPoolExecutor``, awaited through
+asyncio's ``run_in_executor``): there a call waits for the network, and one process without
+threads stored a third fewer rows. ``history`` shares the ``runs`` pool, whose limit stays
+small: one process stores one batch at a time anyway (one interpreter lock), and more threads
+would only take CPU from heartbeats. An anyio ``CapacityLimiter`` in front of anyio's threads
+cost ~200 us of CPU per call with 30 callers waiting, against ~60 us for the executor.
+
+Lanes carry no context variables, and a call whose request was cancelled before its turn is
+not made; those endpoints use neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
+import itertools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 __all__ = ["Lanes", "in_lane"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+LaneName = Literal["heartbeats", "runs", "history"]
+#: Which lane's calls go first on the event loop (lower first).
+_URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
 
 # Enough heartbeats at once for a bayes sweep, whose suggestions take 20-200 ms each.
 HEARTBEAT_THREADS = 4
@@ -43,26 +62,72 @@ HEARTBEAT_THREADS = 4
 RUN_WRITE_THREADS = 2
 
 
-def _lane(threads: int, name: str) -> ThreadPoolExecutor:
+def _pool(threads: int, name: str) -> ThreadPoolExecutor:
     # Its threads start with the first calls; they end when the executor is collected with its
     # app, or at the interpreter's exit once their calls return.
     return ThreadPoolExecutor(threads, thread_name_prefix=f"hypersweep-{name}")
 
 
+class LoopQueue:
+    """Calls made on the event loop one per pass of the loop, the most urgent first."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[int, int, Callable[[], Any], asyncio.Future[Any]]] = []
+        self._order = itertools.count()  # first come, first served within one urgency
+        self._scheduled = False
+
+    async def call(self, urgency: int, call: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[_T] = loop.create_future()
+        heapq.heappush(self._waiting, (urgency, next(self._order), call, done))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._next)
+        return await done
+
+    def _next(self) -> None:
+        _, _, call, done = heapq.heappop(self._waiting)
+        try:
+            if not done.cancelled():
+                try:
+                    result = call()
+                except Exception as exc:  # the endpoint's error, raised in its request
+                    done.set_exception(exc)
+                else:
+                    done.set_result(result)
+        finally:
+            if self._waiting:  # after the loop's other work: new requests are read meanwhile
+                asyncio.get_running_loop().call_soon(self._next)
+            else:
+                self._scheduled = False
+
+
 @dataclass(frozen=True)
 class Lanes:
-    """One app's lanes (``AppContext.lanes``)."""
+    """One app's lanes (``AppContext.lanes``): thread pools, or with ``loop`` the event loop."""
 
-    heartbeats: ThreadPoolExecutor = field(
-        default_factory=lambda: _lane(HEARTBEAT_THREADS, "heartbeats")
+    heartbeats: ThreadPoolExecutor | None = field(
+        default_factory=lambda: _pool(HEARTBEAT_THREADS, "heartbeats")
     )
-    runs: ThreadPoolExecutor = field(default_factory=lambda: _lane(RUN_WRITE_THREADS, "runs"))
+    runs: ThreadPoolExecutor | None = field(
+        default_factory=lambda: _pool(RUN_WRITE_THREADS, "runs")
+    )
+    loop: LoopQueue | None = None
+
+    @classmethod
+    def inline(cls) -> Lanes:
+        """Every lane on the event loop (a local store)."""
+        return cls(heartbeats=None, runs=None, loop=LoopQueue())
+
+    async def call(self, name: LaneName, call: Callable[[], _T]) -> _T:
+        if self.loop is not None:
+            return await self.loop.call(_URGENCY[name], call)
+        pool = self.heartbeats if name == "heartbeats" else self.runs
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
-def in_lane(
-    name: Literal["heartbeats", "runs"],
-) -> Callable[[Callable[_P, _T]], Callable[_P, Awaitable[_T]]]:
-    """Make a plain endpoint run on a thread of its app's lane ``name``.
+def in_lane(name: LaneName) -> Callable[[Callable[_P, _T]], Callable[_P, Awaitable[_T]]]:
+    """Make a plain endpoint run in its app's lane ``name``.
 
     The endpoint must take the app context as ``ctx``. FastAPI reads the parameters and
     annotations of the wrapped function, so the schema and the validation do not change.
@@ -72,8 +137,7 @@ def in_lane(
         @functools.wraps(endpoint)
         async def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
             lanes: Lanes = getattr(kwargs["ctx"], "lanes")  # noqa: B009 (kwargs are untyped)
-            call = functools.partial(endpoint, *args, **kwargs)
-            return await asyncio.get_running_loop().run_in_executor(getattr(lanes, name), call)
+            return await lanes.call(name, functools.partial(endpoint, *args, **kwargs))
 
         return run
 

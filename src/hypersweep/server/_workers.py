@@ -33,7 +33,10 @@ def app_from_env() -> FastAPI:
     """The app of one worker process, over the store named by ``HYPERSWEEP_WORKER_DB``."""
     timeout = float(os.environ.get(TIMEOUT_ENV, AGENT_TIMEOUT.total_seconds()))
     auth = os.environ.get(NO_AUTH_ENV) != "1"
-    return create_app(open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout, auth=auth)
+    # several processes share the database: a SQLite write may wait for another process
+    return create_app(
+        open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout, auth=auth, inline=False
+    )
 
 
 def serve_workers(

@@ -67,7 +67,7 @@ def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/history")
-@in_lane("runs")
+@in_lane("history")
 def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
     """Append a batch; the answer says whether the run should stop (early termination)."""
     check_nesting(("summary",), body.summary)
@@ -127,7 +127,7 @@ def _downsample(rows: Sequence[HistoryRow], samples: int) -> list[HistoryRow]:
 
 
 @router.post("/runs/{run}/summary")
-@in_lane("runs")
+@in_lane("history")
 def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
     check_nesting(("summary",), body.summary)
     check = RequestCheck()
@@ -137,7 +137,7 @@ def set_summary(run: str, body: SummaryUpdate, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/output")
-@in_lane("runs")
+@in_lane("history")
 def append_output(run: str, body: OutputChunk, ctx: Ctx) -> Ack:
     # A program's output may hold NUL bytes, which PostgreSQL's text type refuses; the chunk
     # must not be lost (a 4xx is final for the client), so each becomes U+FFFD, as undecodable

@@ -164,6 +164,11 @@ def log_changes(run: RunRecord, summary: Mapping[str, Any] | None, start: bool) 
 class Store(ABC):
     """Where sweeps, runs, their history and output, and agents live; see the module contract."""
 
+    #: Every call is work in this process, a millisecond or so, with no network round trip to
+    #: wait for (SQLite, memory); a server may then make its calls on its event loop
+    #: (``server/_lanes.py``).
+    local: bool = False
+
     # -- projects and sweeps -------------------------------------------------------------------
 
     @abstractmethod

@@ -58,6 +58,8 @@ def _tail(text: str, lines: int | None) -> str:
 class MemoryStore(Store):
     """The whole store in process memory; one re-entrant lock makes every call atomic."""
 
+    local = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._projects: dict[str, ProjectRecord] = {}

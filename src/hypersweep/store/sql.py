@@ -139,6 +139,7 @@ class SqlStore(Store):
         self._copy_rows = self._engine.dialect.name == "postgresql"  # history rows by COPY
         if self._engine.dialect.name == "sqlite":
             self._write_lock = configure_sqlite(self._engine)
+            self.local = True
         with self._transaction(write=True) as conn:
             check_or_create(conn, self._where)
 

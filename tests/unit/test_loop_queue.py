@@ -1,0 +1,95 @@
+"""``server/_lanes.py``'s ``LoopQueue``: calls waiting on the event loop go most urgent first,
+one per pass of the loop, and an endpoint's error reaches its own request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+
+from hypersweep.server._lanes import Lanes, LoopQueue
+
+_T = TypeVar("_T")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """``asyncio.run(main())`` on a thread of its own, whatever loop the test's thread has."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(lambda: asyncio.run(main())).result(timeout=30)
+
+
+def test_waiting_calls_go_most_urgent_first_and_in_arrival_order_within_one_urgency() -> None:
+    made: list[str] = []
+
+    def call(name: str) -> str:
+        made.append(name)
+        return name.upper()
+
+    async def main() -> list[str]:
+        queue = LoopQueue()
+        waiting = [
+            asyncio.ensure_future(queue.call(urgency, lambda name=name: call(name)))
+            for urgency, name in [(2, "batch-1"), (2, "batch-2"), (1, "finish"), (0, "beat")]
+        ]
+        return list(await asyncio.gather(*waiting))
+
+    answers = _run(main)
+    assert made == ["beat", "finish", "batch-1", "batch-2"]
+    assert answers == ["BATCH-1", "BATCH-2", "FINISH", "BEAT"]
+
+
+def test_requests_read_meanwhile_go_before_less_urgent_waiting_calls() -> None:
+    made: list[str] = []
+
+    async def main() -> None:
+        queue = LoopQueue()
+        later: list[asyncio.Future[None]] = []
+
+        def first_batch() -> None:
+            made.append("batch-1")
+            # a heartbeat read while the first batch is stored: it queues behind it ...
+            later.append(asyncio.ensure_future(queue.call(0, lambda: made.append("beat"))))
+
+        waiting = [
+            asyncio.ensure_future(queue.call(2, first_batch)),
+            asyncio.ensure_future(queue.call(2, lambda: made.append("batch-2"))),
+        ]
+        await asyncio.gather(*waiting)
+        await asyncio.gather(*later)
+
+    _run(main)
+    # ... and still goes before the batch that waited longer
+    assert made == ["batch-1", "beat", "batch-2"]
+
+
+def test_an_endpoint_error_is_raised_in_its_own_request_and_the_queue_goes_on() -> None:
+    def fail() -> None:
+        raise ValueError("bad batch")
+
+    async def main() -> str:
+        lanes = Lanes.inline()
+        failing = asyncio.ensure_future(lanes.call("history", fail))
+        fine = asyncio.ensure_future(lanes.call("history", lambda: "stored"))
+        with pytest.raises(ValueError, match="bad batch"):
+            await failing
+        return await fine
+
+    assert _run(main) == "stored"
+
+
+def test_a_call_whose_request_was_cancelled_before_its_turn_is_not_made() -> None:
+    made: list[str] = []
+
+    async def main() -> None:
+        queue = LoopQueue()
+        gone = asyncio.ensure_future(queue.call(0, lambda: made.append("gone")))
+        kept = asyncio.ensure_future(queue.call(1, lambda: made.append("kept")))
+        await asyncio.sleep(0)  # both are queued
+        gone.cancel()
+        await kept
+
+    _run(main)
+    assert made == ["kept"]
