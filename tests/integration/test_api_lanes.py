@@ -69,9 +69,9 @@ class LoopWatchingStore(MemoryStore):
         else:
             self.on_loop[call] = True
 
-    def heartbeat_agent(self, *args: Any, **kwargs: Any) -> Any:
-        self._note("heartbeat_agent")
-        return super().heartbeat_agent(*args, **kwargs)
+    def assign_run(self, *args: Any, **kwargs: Any) -> Any:
+        self._note("assign_run")
+        return super().assign_run(*args, **kwargs)
 
     def log_history(self, *args: Any, **kwargs: Any) -> Any:
         self._note("log_history")
@@ -102,7 +102,7 @@ def test_a_local_store_serves_the_agents_on_the_event_loop(
     agent = client.register_agent(sweep_id)
     run = client.next_run(agent)["run_id"]
     client.ok(client.post(f"runs/{run}/history", json={"rows": [{"step": 0, "metrics": {}}]}))
-    assert store.on_loop["heartbeat_agent"] is True
+    assert store.on_loop["assign_run"] is True
     assert store.on_loop["log_history"] is True
 
 

@@ -18,6 +18,7 @@ from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
 from hypersweep.controller._retry import next_preempted_rerun, next_retry
 from hypersweep.controller._series import Row, SeriesCache
 from hypersweep.controller._summary import counts_against_cap, finite, reaches
+from hypersweep.controller._sweeps import register_agent
 from hypersweep.domain import RunState
 from hypersweep.errors import ConflictError, NotFoundError
 from hypersweep.store import (
@@ -145,6 +146,16 @@ class Controller:
             return [*commands, self._exit(agent, why, now)]
         return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
 
+    def register_agent(
+        self, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
+    ) -> AgentRecord:
+        """``controller.register_agent``, remembered as the agent's stored heartbeat: its
+        registration stored one, so its first heartbeat, which usually asks for a run, does not
+        store another."""
+        agent = register_agent(self.store, sweep_id, host, pid, now, slot=slot)
+        self._remember_beat(agent, now)
+        return agent
+
     def _beat(self, agent_id: str, now: datetime) -> AgentRecord:
         """The agent's record, its heartbeat stored at most every ``agent_timeout / 10`` per
         process. Finding lost agents needs no finer time, and the write was a third of a
@@ -156,15 +167,19 @@ class Controller:
         if beat is not None and timedelta(0) <= now - beat[0] < window:
             return beat[1]
         agent = self.store.heartbeat_agent(agent_id, now, state=AgentState.RUNNING)
+        self._remember_beat(agent, now)
+        return agent
+
+    def _remember_beat(self, agent: AgentRecord, now: datetime) -> None:
+        window = self.agent_timeout / 10
         with self._lock:
-            self._beats[agent_id] = (now, agent)
-            self._beats.move_to_end(agent_id)
+            self._beats[agent.id] = (now, agent)
+            self._beats.move_to_end(agent.id)
             while self._beats:  # forget agents not heard from for a window
                 oldest, (at, _) = next(iter(self._beats.items()))
                 if timedelta(0) <= now - at < window:
                     break
                 del self._beats[oldest]
-        return agent
 
     def _heartbeat_runs(self, sweep: SweepRecord, agent_id: str) -> list[RunRecord]:
         """The runs a heartbeat needs: this agent's alive ones (its stop orders, runs it lost),

@@ -174,9 +174,7 @@ def register_agent(
     check.integer(("pid",), body.pid)
     check.done()
     record = resolve_sweep(ctx, sweep, project)
-    agent = controller.register_agent(
-        ctx.store, record.id, body.host, body.pid, ctx.now(), slot=body.slot
-    )
+    agent = ctx.controller.register_agent(record.id, body.host, body.pid, ctx.now(), slot=body.slot)
     return agent_out(agent)
 
 

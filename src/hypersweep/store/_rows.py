@@ -37,7 +37,7 @@ def sweep_from_row(row: sa.Row[Any]) -> SweepRecord:
         id=m["id"],
         project=m["project"],
         name=m["name"],
-        config=frozen_copy(m["config"]),
+        config=_decoded(m["config"]),
         state=SweepState(m["state"]),
         created_at=utc(m["created_at"]),
         updated_at=utc(m["updated_at"]),

@@ -313,6 +313,19 @@ def test_a_process_stores_an_agents_heartbeat_at_most_every_tenth_of_the_timeout
     assert h.store.get_agent(agent).last_heartbeat == h.clock()
 
 
+def test_an_agent_registered_through_the_controller_is_not_stored_again_at_its_first_heartbeat(
+    h: Harness,
+) -> None:
+    sweep = h.sweep(GRID_12)
+    agent = h.controller.register_agent(sweep, "h", 1, h.clock()).id
+    registered = h.store.get_agent(agent).last_heartbeat
+    run = h.take(agent).run_id  # 1 s later: within the window of the registration's beat
+    assert h.store.get_agent(agent).last_heartbeat == registered
+    for _ in range(5):  # 6 s after the registration the heartbeat is stored
+        h.beat(agent, [run])
+    assert h.store.get_agent(agent).last_heartbeat == h.clock()
+
+
 def test_an_agent_told_to_exit_is_running_again_at_its_next_heartbeat(h: Harness) -> None:
     sweep = h.sweep(GRID_12)
     agent = h.agent(sweep)
