@@ -22,6 +22,7 @@ from hypersweep.store import (
     KeyRecord,
     KeyRole,
     MemoryStore,
+    NewRun,
     RunRecord,
     SqlStore,
     Store,
@@ -362,6 +363,21 @@ def test_shared_run_lists_match_fresh_ones_after_every_change(store: Store, swee
     ]
     fresh, shared = both(states=[RunState.PENDING])
     assert fresh == shared == [store.get_run(second.id)]
+    agent = store.register_agent(sweep_id, "h", 1, at(3))
+    seen: list[list[RunRecord]] = []
+    for index in range(3):  # each hand-out's run is listed by the next one's callback
+        seen.clear()
+
+        def make(records: Sequence[RunRecord], index: int = index) -> NewRun:
+            seen.append(list(records))
+            return NewRun({"x": 10 + index}, {"rank": index})
+
+        handed = store.assign_run(sweep_id, agent.id, make, at(4 + index))
+        assert handed is not None
+        fresh, shared = both()
+        assert fresh == shared
+        assert shared[-1] == handed == store.get_run(handed.id)
+        assert seen[0] == fresh[:-1]
 
 
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:

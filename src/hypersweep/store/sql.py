@@ -298,9 +298,10 @@ class SqlStore(Store):
     ) -> RunRecord:
         if agent_id is not None:
             self._get_agent(conn, agent_id)
-        run_id = run_id or new_id()
-        if conn.execute(_RUN_ID_TAKEN, {"id": run_id}).first():
+        # a chosen id may be taken; a new one is not (and the primary key still holds)
+        if run_id is not None and conn.execute(_RUN_ID_TAKEN, {"id": run_id}).first():
             raise ConflictError(f"a run with id {run_id} already exists; pick another id")
+        run_id = run_id or new_id()
         run = RunRecord(
             id=run_id,
             sweep_id=sweep_id,
@@ -325,9 +326,16 @@ class SqlStore(Store):
             if made is None:
                 return None
             new = new_run_of(made)
-            return self._insert_run(
+            run = self._insert_run(
                 conn, sweep_id, new.params, now, agent_id=agent_id, search_info=new.search_info
             )
+            # the next hand-out lists it: kept decoded now rather than read back then (a rolled
+            # back run is never listed, so never handed on)
+            with self._known_lock:
+                known = self._known.get(sweep_id)
+                if known is not None:
+                    known[run.id] = (0, run)
+            return run
 
     def _known_runs(self, conn: sa.Connection, sweep_id: str) -> list[RunRecord]:
         """The sweep's runs in creation order, decoded once per version: the records are shared
