@@ -380,6 +380,23 @@ def test_shared_run_lists_match_fresh_ones_after_every_change(store: Store, swee
         assert seen[0] == fresh[:-1]
 
 
+def test_assign_runs_makes_one_run_per_agent_until_the_callback_says_none(
+    store: Store, sweep_id: str
+) -> None:
+    agents = [store.register_agent(sweep_id, "h", pid, T0).id for pid in range(4)]
+    seen: list[list[str]] = []
+
+    def make(records: Sequence[RunRecord]) -> NewRun | None:
+        seen.append([run.id for run in records])
+        return None if len(records) == 3 else NewRun({"x": len(records)})
+
+    made = store.assign_runs(sweep_id, agents, make, at(1))
+    assert [(run.agent_id, run.params["x"]) for run in made] == [(agents[i], i) for i in range(3)]
+    # each call saw the runs made before it in the same assignment; the fourth got none
+    assert seen == [[run.id for run in made[:count]] for count in range(4)]
+    assert store.list_runs(sweep_id) == made
+
+
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert run.history_rows == 0

@@ -93,3 +93,33 @@ def test_a_call_whose_request_was_cancelled_before_its_turn_is_not_made() -> Non
 
     _run(main)
     assert made == ["kept"]
+
+
+def test_calls_made_together_take_every_waiting_mate_and_answer_each_its_own() -> None:
+    batches: list[list[str]] = []
+
+    def together(items: list[str]) -> list[object]:
+        batches.append(items)
+        return [ValueError(item) if item == "bad" else item.upper() for item in items]
+
+    async def main() -> list[object]:
+        queue = LoopQueue()
+        waiting = [
+            asyncio.ensure_future(queue.call(1, lambda: "finish")),
+            *(asyncio.ensure_future(queue.call_together(0, together, item)) for item in "ab"),
+            asyncio.ensure_future(queue.call_together(0, together, "bad")),
+        ]
+        return list(await asyncio.gather(*waiting, return_exceptions=True))
+
+    finish, a, b, bad = _run(main)
+    assert batches == [["a", "b", "bad"]]  # one call for the three, before the finish
+    assert (finish, a, b) == ("finish", "A", "B")
+    assert isinstance(bad, ValueError)
+
+
+def test_a_call_made_together_on_threads_is_made_for_its_request_alone() -> None:
+    async def main() -> object:
+        lanes = Lanes()  # thread pools, as over PostgreSQL
+        return await lanes.call_together("heartbeats", lambda items: [len(items)], "x")
+
+    assert _run(main) == 1

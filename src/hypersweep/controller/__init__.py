@@ -6,7 +6,7 @@ Heartbeats hand out runs and stop orders (spec §7.1), history batches trigger e
 """
 
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
-from hypersweep.controller._controller import AGENT_TIMEOUT, Controller, final_state
+from hypersweep.controller._controller import AGENT_TIMEOUT, Beat, Controller, final_state
 from hypersweep.controller._retry import attempt_of, root_of
 from hypersweep.controller._summary import (
     BestRun,
@@ -27,6 +27,7 @@ __all__ = [
     "AGENT_TIMEOUT",
     "DEFAULT_PROJECT",
     "AssignRun",
+    "Beat",
     "BestRun",
     "Command",
     "Controller",

@@ -10,6 +10,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from hypersweep.controller._series import Row, SeriesCache
 from hypersweep.controller._summary import counts_against_cap, finite, reaches
 from hypersweep.controller._sweeps import register_agent
 from hypersweep.domain import RunState
-from hypersweep.errors import ConflictError, NotFoundError
+from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
 from hypersweep.store import (
     AgentRecord,
     AgentState,
@@ -45,6 +46,21 @@ _REAP_EVERY = timedelta(seconds=5)
 _VIEWED_SWEEPS = 16  # sweeps whose engine views a hand-out may reuse
 #: run meta key of a run imported in parts (``import_run(more_history=True)``) until it ends
 _IMPORTING = "importing"
+
+
+#: one agent's heartbeat for ``Controller.heartbeats``: its id, its alive runs, and the runs
+#: that ended since its last heartbeat with their exit codes
+Beat = tuple[str, Sequence[str], Sequence[tuple[str, int]]]
+
+
+@dataclass(frozen=True)
+class _Idle:
+    """An agent whose heartbeat gets a new run, with what the heartbeat read and decided."""
+
+    agent: AgentRecord
+    sweep: SweepRecord
+    runs: Sequence[RunRecord]
+    commands: list[Command]
 
 
 class Controller:
@@ -112,6 +128,56 @@ class Controller:
           ``Exit``; of a finished sweep it gets ``Exit``. A run reaching ``metric.target``
           finishes the sweep.
         """
+        answer = self.heartbeats([(agent_id, running, ended)], now)[0]
+        if isinstance(answer, HypersweepError):
+            raise answer
+        return answer
+
+    def heartbeats(
+        self, beats: Sequence[Beat], now: datetime
+    ) -> list[list[Command] | HypersweepError]:
+        """``heartbeat`` for several agents at once, each ``(agent id, running, ended)``: the
+        idle agents of one sweep get their runs in one store transaction (agents that ask
+        together, as a fleet starting at once does). Each answer is what ``heartbeat`` returns
+        for its agent, or the error it raises."""
+        agents = [agent_id for agent_id, _, _ in beats]
+        if len(set(agents)) < len(agents):  # a repeat (a retry) comes after the agent's first
+            firsts = [
+                index for index, agent_id in enumerate(agents) if agent_id not in agents[:index]
+            ]
+            answered = dict(
+                zip(firsts, self.heartbeats([beats[i] for i in firsts], now), strict=True)
+            )
+            return [
+                answered[index] if index in answered else self.heartbeats([beat], now)[0]
+                for index, beat in enumerate(beats)
+            ]
+        answers: list[list[Command] | HypersweepError] = []
+        idle: dict[str, list[tuple[int, _Idle]]] = {}
+        for index, (agent_id, running, ended) in enumerate(beats):
+            try:
+                outcome = self._heartbeat(agent_id, running, now, ended)
+            except HypersweepError as exc:
+                answers.append(exc)
+                continue
+            if isinstance(outcome, _Idle):
+                idle.setdefault(outcome.sweep.id, []).append((index, outcome))
+                outcome = outcome.commands
+            answers.append(outcome)
+        for waiting in idle.values():
+            handed: Sequence[list[Command] | HypersweepError]
+            try:
+                handed = self._hand_out([agent for _, agent in waiting], now)
+            except HypersweepError as exc:
+                handed = [exc] * len(waiting)
+            for (index, _), answer in zip(waiting, handed, strict=True):
+                answers[index] = answer
+        return answers
+
+    def _heartbeat(
+        self, agent_id: str, running: Sequence[str], now: datetime, ended: Sequence[tuple[str, int]]
+    ) -> list[Command] | _Idle:
+        """A heartbeat's commands, or the agent as idle when it is to get a run."""
         agent = self._beat(agent_id, now)
         for run_id, exit_code in ended:
             with contextlib.suppress(ConflictError, NotFoundError):
@@ -138,13 +204,26 @@ class Controller:
             return [*commands, self._exit(agent, f"sweep {sweep.id} is finished", now)]
         if sweep.state is SweepState.PENDING:
             sweep = self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
-        assigned, why = self._assign(sweep, agent, runs, now)
-        if assigned is None:
-            if why is None:  # nothing now, but a run still alive may need a retry
-                return commands
-            self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
-            return [*commands, self._exit(agent, why, now)]
-        return [*commands, AssignRun(assigned.id, sweep.id, sweep.project, assigned.params)]
+        return _Idle(agent, sweep, runs, commands)
+
+    def _hand_out(self, idle: Sequence[_Idle], now: datetime) -> list[list[Command]]:
+        """The answers of the idle agents of one sweep: a run each while the sweep has one."""
+        sweep = idle[-1].sweep
+        made, why = self._assign(sweep, [item.agent for item in idle], idle[-1].runs, now)
+        answers: list[list[Command]] = []
+        for index, item in enumerate(idle):
+            if index < len(made):
+                run = made[index]
+                answers.append(
+                    [*item.commands, AssignRun(run.id, sweep.id, sweep.project, run.params)]
+                )
+            elif why is None:  # nothing now, but a run still alive may need a retry
+                answers.append(item.commands)
+            else:
+                if index == len(made):
+                    self.store.set_sweep_state(sweep.id, SweepState.FINISHED, now)
+                answers.append([*item.commands, self._exit(item.agent, why, now)])
+        return answers
 
     def register_agent(
         self, sweep_id: str, host: str, pid: int, now: datetime, slot: str | None = None
@@ -320,9 +399,14 @@ class Controller:
         return sweep
 
     def _assign(
-        self, sweep: SweepRecord, agent: AgentRecord, runs: Sequence[RunRecord], now: datetime
-    ) -> tuple[RunRecord | None, str | None]:
-        """The new run, or None and why the sweep is over (None: wait, it is not over yet).
+        self,
+        sweep: SweepRecord,
+        agents: Sequence[AgentRecord],
+        runs: Sequence[RunRecord],
+        now: datetime,
+    ) -> tuple[list[RunRecord], str | None]:
+        """A new run for each of ``agents`` in turn, as long as the sweep has one, and why it
+        has no more (None: wait, it is not over yet).
 
         ``runs`` are the sweep's runs as the heartbeat read them: their histories are read
         here, BEFORE assign_run, whose callback runs under the sweep's lock and may not call
@@ -365,8 +449,8 @@ class Controller:
                 return None
             return NewRun(suggestions[0].params, suggestions[0].info or None)
 
-        run = self.store.assign_run(sweep.id, agent.id, make_params, now)
-        return run, outcome["why"]
+        made = self.store.assign_runs(sweep.id, [agent.id for agent in agents], make_params, now)
+        return made, outcome["why"]
 
     def _engine_runs(
         self, sweep_id: str, records: Sequence[RunRecord], series: Mapping[str, Sequence[Row]]

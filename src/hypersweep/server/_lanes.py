@@ -23,7 +23,9 @@ a thread holding SQLite's one write lock lost the interpreter lock to the event 
 statement and waited to get it back, while every other writer queued behind it. With 64 agents
 on SQLite (``benchmarks/load.py``) the server stored 13,000-15,000 history rows/s through lane
 threads and 27,000-28,000 without them, on the same CPU. A local store's calls take about a
-millisecond, so the loop is never held long.
+millisecond, so the loop is never held long. Heartbeats waiting together are answered by one
+call (``LoopQueue.call_together``), so a fleet of agents that asks for runs at one instant gets
+them in one store transaction.
 
 **Over PostgreSQL each lane is a thread pool** (``ThreadPoolExecutor``, awaited through
 asyncio's ``run_in_executor``): there a call waits for the network, and one process without
@@ -42,7 +44,7 @@ import asyncio
 import functools
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -68,38 +70,98 @@ def _pool(threads: int, name: str) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix=f"hypersweep-{name}")
 
 
+#: A call made for several requests at once: their items in, one answer or error each out.
+Together = Callable[[list[Any]], Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """One request's call waiting in a ``LoopQueue``; ``together`` calls take ``item``."""
+
+    call: Callable[[], Any] | None
+    together: Together | None
+    item: Any
+    done: asyncio.Future[Any]
+
+
 class LoopQueue:
-    """Calls made on the event loop one per pass of the loop, the most urgent first."""
+    """Calls made on the event loop one per pass of the loop, the most urgent first.
+
+    A call made ``together`` is made once for every request waiting with it: a burst of
+    heartbeats hands out its runs in one store transaction.
+    """
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[int, int, Callable[[], Any], asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[int, int, _Waiting]] = []
         self._order = itertools.count()  # first come, first served within one urgency
         self._scheduled = False
 
     async def call(self, urgency: int, call: Callable[[], _T]) -> _T:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[_T] = loop.create_future()
-        heapq.heappush(self._waiting, (urgency, next(self._order), call, done))
+        result: _T = await self._enqueue(urgency, _Waiting(call, None, None, self._future()))
+        return result
+
+    async def call_together(self, urgency: int, together: Together, item: Any) -> Any:
+        """``together([item, ...])[i]`` for this request's item, made with every request
+        waiting for the same ``together``; an answer that is an exception is raised."""
+        return await self._enqueue(urgency, _Waiting(None, together, item, self._future()))
+
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, urgency: int, waiting: _Waiting) -> Any:
+        heapq.heappush(self._waiting, (urgency, next(self._order), waiting))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._next)
-        return await done
+            asyncio.get_running_loop().call_soon(self._next)
+        return await waiting.done
 
     def _next(self) -> None:
-        _, _, call, done = heapq.heappop(self._waiting)
+        _, _, first = heapq.heappop(self._waiting)
         try:
-            if not done.cancelled():
-                try:
-                    result = call()
-                except Exception as exc:  # the endpoint's error, raised in its request
-                    done.set_exception(exc)
-                else:
-                    done.set_result(result)
+            if first.together is None:
+                self._make(first)
+            else:
+                self._make_together(first)
         finally:
             if self._waiting:  # after the loop's other work: new requests are read meanwhile
                 asyncio.get_running_loop().call_soon(self._next)
             else:
                 self._scheduled = False
+
+    @staticmethod
+    def _make(waiting: _Waiting) -> None:
+        if waiting.done.cancelled() or waiting.call is None:
+            return
+        try:
+            result = waiting.call()
+        except Exception as exc:  # the endpoint's error, raised in its request
+            waiting.done.set_exception(exc)
+        else:
+            waiting.done.set_result(result)
+
+    def _make_together(self, first: _Waiting) -> None:
+        together = first.together
+        assert together is not None
+        mates = [entry for entry in self._waiting if entry[2].together == together]
+        if mates:
+            self._waiting = [entry for entry in self._waiting if entry[2].together != together]
+            heapq.heapify(self._waiting)
+        batch = [first, *(entry[2] for entry in sorted(mates, key=lambda entry: entry[:2]))]
+        batch = [waiting for waiting in batch if not waiting.done.cancelled()]
+        if not batch:
+            return
+        try:
+            answers = together([waiting.item for waiting in batch])
+        except Exception as exc:
+            for waiting in batch:
+                waiting.done.set_exception(exc)
+            return
+        for waiting, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, BaseException):
+                waiting.done.set_exception(answer)
+            else:
+                waiting.done.set_result(answer)
 
 
 @dataclass(frozen=True)
@@ -122,8 +184,22 @@ class Lanes:
     async def call(self, name: LaneName, call: Callable[[], _T]) -> _T:
         if self.loop is not None:
             return await self.loop.call(_URGENCY[name], call)
-        pool = self.heartbeats if name == "heartbeats" else self.runs
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        return await asyncio.get_running_loop().run_in_executor(self._pool(name), call)
+
+    async def call_together(self, name: LaneName, together: Together, item: Any) -> Any:
+        """``together([item])[0]``, made for every request waiting with it on the event loop
+        (``LoopQueue.call_together``); on a thread pool for this request alone. An answer that
+        is an exception is raised."""
+        if self.loop is not None:
+            return await self.loop.call_together(_URGENCY[name], together, item)
+        pool = self._pool(name)
+        (answer,) = await asyncio.get_running_loop().run_in_executor(pool, together, [item])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def _pool(self, name: LaneName) -> ThreadPoolExecutor | None:
+        return self.heartbeats if name == "heartbeats" else self.runs
 
 
 def in_lane(name: LaneName) -> Callable[[Callable[_P, _T]], Callable[_P, Awaitable[_T]]]:

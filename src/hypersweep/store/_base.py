@@ -226,6 +226,28 @@ class Store(ABC):
         them, never modify them.
         """
 
+    def assign_runs(
+        self,
+        sweep_id: str,
+        agent_ids: Sequence[str | None],
+        make_params: MakeParams,
+        now: datetime,
+    ) -> list[RunRecord]:
+        """``assign_run`` for each of ``agent_ids`` in turn, stopping at the first None from
+        ``make_params``; each call of it sees the runs made before it. Returns the runs made,
+        in the order of ``agent_ids`` (so fewer than them when it stopped).
+
+        A store may make them all in one transaction (``SqlStore`` does); this one makes one
+        transaction each.
+        """
+        made: list[RunRecord] = []
+        for agent_id in agent_ids:
+            run = self.assign_run(sweep_id, agent_id, make_params, now)
+            if run is None:
+                break
+            made.append(run)
+        return made
+
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
         """Return the run; NotFoundError if there is none with this id."""

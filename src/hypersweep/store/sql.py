@@ -318,24 +318,39 @@ class SqlStore(Store):
     def assign_run(
         self, sweep_id: str, agent_id: str | None, make_params: MakeParams, now: datetime
     ) -> RunRecord | None:
+        made = self.assign_runs(sweep_id, [agent_id], make_params, now)
+        return made[0] if made else None
+
+    def assign_runs(
+        self,
+        sweep_id: str,
+        agent_ids: Sequence[str | None],
+        make_params: MakeParams,
+        now: datetime,
+    ) -> list[RunRecord]:
         with self._transaction(write=True) as conn:
             # The sweep row lock (FOR UPDATE; on SQLite the transaction's write lock) serialises
             # every assign_run of this sweep, so the callback sees every earlier assignment.
             self._get_sweep(conn, sweep_id, lock=True)
-            made = make_params(self._known_runs(conn, sweep_id))
-            if made is None:
-                return None
-            new = new_run_of(made)
-            run = self._insert_run(
-                conn, sweep_id, new.params, now, agent_id=agent_id, search_info=new.search_info
-            )
-            # the next hand-out lists it: kept decoded now rather than read back then (a rolled
-            # back run is never listed, so never handed on)
+            runs = self._known_runs(conn, sweep_id)
+            made: list[RunRecord] = []
+            for agent_id in agent_ids:
+                wanted = make_params(runs)
+                if wanted is None:
+                    break
+                new = new_run_of(wanted)
+                run = self._insert_run(
+                    conn, sweep_id, new.params, now, agent_id=agent_id, search_info=new.search_info
+                )
+                made.append(run)
+                runs = [*runs, run]
+            # the next hand-out lists them: kept decoded now rather than read back then (a
+            # rolled back run is never listed, so never handed on)
             with self._known_lock:
                 known = self._known.get(sweep_id)
                 if known is not None:
-                    known[run.id] = (0, run)
-            return run
+                    known.update((run.id, (0, run)) for run in made)
+            return made
 
     def _known_runs(self, conn: sa.Connection, sweep_id: str) -> list[RunRecord]:
         """The sweep's runs in creation order, decoded once per version: the records are shared
