@@ -140,11 +140,13 @@ class AuthGate:
         session = None if bearer else _cookie(headers, SESSION_COOKIE)
         secret = bearer or session
         key = None
-        if secret is not None and self._lookups is None:
-            key = authenticate(self.store, secret, self.now())
-        elif secret is not None:
-            key = await asyncio.get_running_loop().run_in_executor(
-                self._lookups, authenticate, self.store, secret, self.now()
+        if secret is not None:
+            key = (
+                authenticate(self.store, secret, self.now())
+                if self._lookups is None
+                else await asyncio.get_running_loop().run_in_executor(
+                    self._lookups, authenticate, self.store, secret, self.now()
+                )
             )
         if key is None:
             await _refuse_unauthenticated(scope, send, headers, presented=secret is not None)
