@@ -237,15 +237,21 @@ def test_terminal_runs_never_change(store: Store, sweep_id: str, final: RunState
 def test_list_runs_by_state_and_counts(store: Store, sweep_id: str) -> None:
     a = store.create_run(sweep_id, {"i": 0}, T0)
     b = store.create_run(sweep_id, {"i": 1}, T0)
-    store.create_run(sweep_id, {"i": 2}, T0)
+    c = store.create_run(sweep_id, {"i": 2}, T0)
     store.update_run(a.id, at(1), state=RunState.RUNNING)
     store.update_run(b.id, at(1), state=RunState.FAILED, exit_code=1)
     live = store.list_runs(sweep_id, states={RunState.RUNNING, RunState.FAILED})
     assert [r.id for r in live] == [a.id, b.id]
     agent = store.register_agent(sweep_id, "h", 1, T0)
     store.update_run(a.id, at(2), agent_id=agent.id)
-    assert [r.id for r in store.list_runs(sweep_id, agent_id=agent.id)] == [a.id]
-    assert store.list_runs(sweep_id, states={RunState.FAILED}, agent_id=agent.id) == []
+    assert [r.id for r in store.list_runs(sweep_id, agents=[agent.id])] == [a.id]
+    assert store.list_runs(sweep_id, states={RunState.FAILED}, agents=[agent.id]) == []
+    other = store.register_agent(sweep_id, "h", 2, T0)
+    store.update_run(c.id, at(2), agent_id=other.id)
+    both = store.list_runs(sweep_id, agents=[agent.id, other.id])
+    assert [r.id for r in both] == [a.id, c.id]
+    assert [r.id for r in store.list_runs(sweep_id, agents=[other.id], shared=True)] == [c.id]
+    assert store.list_runs(sweep_id, agents=[]) == []
     counts = store.run_counts(sweep_id)
     assert counts[RunState.PENDING] == 1
     assert counts[RunState.RUNNING] == 1

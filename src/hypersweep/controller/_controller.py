@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,39 +152,90 @@ class Controller:
                 answered[index] if index in answered else self.heartbeats([beat], now)[0]
                 for index, beat in enumerate(beats)
             ]
-        answers: list[list[Command] | HypersweepError] = []
-        idle: dict[str, list[tuple[int, _Idle]]] = {}
-        for index, (agent_id, running, ended) in enumerate(beats):
+        answers: list[list[Command] | HypersweepError] = [[] for _ in beats]
+        by_sweep: dict[str, list[tuple[int, AgentRecord]]] = {}
+        for index, (agent_id, _, ended) in enumerate(beats):
             try:
-                outcome = self._heartbeat(agent_id, running, now, ended)
+                agent = self._beat(agent_id, now)
+                for run_id, exit_code in ended:
+                    with contextlib.suppress(ConflictError, NotFoundError):
+                        self.finish_run(run_id, now, exit_code=exit_code)
             except HypersweepError as exc:
-                answers.append(exc)
+                answers[index] = exc
                 continue
-            if isinstance(outcome, _Idle):
-                idle.setdefault(outcome.sweep.id, []).append((index, outcome))
-                outcome = outcome.commands
-            answers.append(outcome)
-        for waiting in idle.values():
-            handed: Sequence[list[Command] | HypersweepError]
-            try:
-                handed = self._hand_out([agent for _, agent in waiting], now)
-            except HypersweepError as exc:
-                handed = [exc] * len(waiting)
-            for (index, _), answer in zip(waiting, handed, strict=True):
+            by_sweep.setdefault(agent.sweep_id, []).append((index, agent))
+        for sweep_id, members in by_sweep.items():
+            for index, answer in self._sweep_heartbeats(sweep_id, members, beats, now):
                 answers[index] = answer
         return answers
 
+    def _sweep_heartbeats(
+        self,
+        sweep_id: str,
+        members: Sequence[tuple[int, AgentRecord]],
+        beats: Sequence[Beat],
+        now: datetime,
+    ) -> list[tuple[int, list[Command] | HypersweepError]]:
+        """The answers to the heartbeats of one sweep's agents (``members``: the index of the
+        beat and its agent), one after the other, then a run each for the idle ones."""
+        try:
+            sweep, runs_of = self._heartbeat_reads(sweep_id, [agent for _, agent in members])
+        except HypersweepError as exc:
+            return [(index, exc) for index, _ in members]
+        answers: list[tuple[int, list[Command] | HypersweepError]] = []
+        idle: list[tuple[int, _Idle]] = []
+        for index, agent in members:
+            try:
+                running = beats[index][1]
+                outcome, sweep = self._heartbeat(agent, running, sweep, runs_of(agent), now)
+            except HypersweepError as exc:
+                answers.append((index, exc))
+                continue
+            if isinstance(outcome, _Idle):
+                idle.append((index, outcome))
+            else:
+                answers.append((index, outcome))
+        if idle:
+            handed: Sequence[list[Command] | HypersweepError]
+            try:
+                handed = self._hand_out([item for _, item in idle], now)
+            except HypersweepError as exc:
+                handed = [exc] * len(idle)
+            answers += [(index, answer) for (index, _), answer in zip(idle, handed, strict=True)]
+        return answers
+
+    def _heartbeat_reads(
+        self, sweep_id: str, agents: Sequence[AgentRecord]
+    ) -> tuple[SweepRecord, Callable[[AgentRecord], list[RunRecord]]]:
+        """The sweep and, for each of its ``agents`` heartbeating together, the runs its
+        heartbeat needs: this agent's alive ones (its stop orders, runs it lost), or all when
+        the target check or the search reads them (``metric.target``; bayes, tpe). So a
+        heartbeat of a random or grid sweep reads a run or two, however long the sweep, and a
+        fleet's heartbeats read the sweep and their runs once, not once each."""
+        sweep = self.store.get_sweep(sweep_id)
+        config = self.parsed(sweep)
+        target = config.metric is not None and config.metric.target is not None
+        if target or engine.needs_history(config):
+            every = self.store.list_runs(sweep.id, shared=True)
+            return sweep, lambda _: every
+        ids = [agent.id for agent in agents]
+        alive = self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES, agents=ids)
+        of_agent: dict[str | None, list[RunRecord]] = {agent_id: [] for agent_id in ids}
+        for run in alive:
+            of_agent[run.agent_id].append(run)
+        return sweep, lambda agent: of_agent[agent.id]
+
     def _heartbeat(
-        self, agent_id: str, running: Sequence[str], now: datetime, ended: Sequence[tuple[str, int]]
-    ) -> list[Command] | _Idle:
-        """A heartbeat's commands, or the agent as idle when it is to get a run."""
-        agent = self._beat(agent_id, now)
-        for run_id, exit_code in ended:
-            with contextlib.suppress(ConflictError, NotFoundError):
-                self.finish_run(run_id, now, exit_code=exit_code)
-        sweep = self.store.get_sweep(agent.sweep_id)
+        self,
+        agent: AgentRecord,
+        running: Sequence[str],
+        sweep: SweepRecord,
+        runs: list[RunRecord],
+        now: datetime,
+    ) -> tuple[list[Command] | _Idle, SweepRecord]:
+        """A heartbeat's commands, or the agent as idle when it is to get a run; and the sweep
+        as the heartbeat left it (its state may move) for the next agent's heartbeat."""
         alive = list(dict.fromkeys(running))
-        runs = self._heartbeat_runs(sweep, agent.id)
         commands: list[Command] = []
         for run in runs:
             if run.id in alive and run.stopped:
@@ -194,17 +245,18 @@ class Controller:
         if self._reap_due(sweep.id, now):
             self._reap_lost_agents(sweep, agent, now)
         if sweep.state is SweepState.CANCELED:
-            return [*commands, self._exit(agent, "sweep canceled", now, kill=True)]
+            return [*commands, self._exit(agent, "sweep canceled", now, kill=True)], sweep
         if unreceived is not None:
-            return [*commands, AssignRun(unreceived.id, sweep.id, sweep.project, unreceived.params)]
+            assign = AssignRun(unreceived.id, sweep.id, sweep.project, unreceived.params)
+            return [*commands, assign], sweep
         sweep = self._check_target(sweep, runs, now)
         if alive or sweep.state is SweepState.PAUSED:
-            return commands
+            return commands, sweep
         if sweep.state is SweepState.FINISHED:
-            return [*commands, self._exit(agent, f"sweep {sweep.id} is finished", now)]
+            return [*commands, self._exit(agent, f"sweep {sweep.id} is finished", now)], sweep
         if sweep.state is SweepState.PENDING:
             sweep = self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
-        return _Idle(agent, sweep, runs, commands)
+        return _Idle(agent, sweep, runs, commands), sweep
 
     def _hand_out(self, idle: Sequence[_Idle], now: datetime) -> list[list[Command]]:
         """The answers of the idle agents of one sweep: a run each while the sweep has one."""
@@ -259,16 +311,6 @@ class Controller:
                 if timedelta(0) <= now - at < window:
                     break
                 del self._beats[oldest]
-
-    def _heartbeat_runs(self, sweep: SweepRecord, agent_id: str) -> list[RunRecord]:
-        """The runs a heartbeat needs: this agent's alive ones (its stop orders, runs it lost),
-        or all when the target check or the search reads them (``metric.target``; bayes, tpe).
-        So a heartbeat of a random or grid sweep reads a run or two, however long the sweep."""
-        config = self.parsed(sweep)
-        target = config.metric is not None and config.metric.target is not None
-        if target or engine.needs_history(config):
-            return self.store.list_runs(sweep.id, shared=True)
-        return self.store.list_runs(sweep.id, states=_HEARTBEAT_STATES, agent_id=agent_id)
 
     def _reap_due(self, sweep_id: str, now: datetime) -> bool:
         """Whether a heartbeat should look for the sweep's lost agents: at most every

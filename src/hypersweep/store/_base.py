@@ -258,10 +258,10 @@ class Store(ABC):
         sweep_id: str,
         states: Collection[RunState] | None = None,
         *,
-        agent_id: str | None = None,
+        agents: Collection[str] | None = None,
         shared: bool = False,
     ) -> list[RunRecord]:
-        """The sweep's runs (only those in ``states``, and of ``agent_id``, if given), in
+        """The sweep's runs (only those in ``states``, and of one of ``agents``, if given), in
         creation order.
 
         With ``shared`` the records may be shared with other callers (a store may keep them

@@ -185,9 +185,10 @@ class MemoryStore(Store):
         sweep_id: str,
         states: Collection[RunState] | None = None,
         *,
-        agent_id: str | None = None,
+        agents: Collection[str] | None = None,
         shared: bool = False,
     ) -> list[RunRecord]:
+        wanted = None if agents is None else set(agents)
         with self._lock:
             self._sweep(sweep_id)
             return [
@@ -195,7 +196,7 @@ class MemoryStore(Store):
                 for run in self._runs.values()
                 if run.sweep_id == sweep_id
                 and (states is None or run.state in states)
-                and (agent_id is None or run.agent_id == agent_id)
+                and (wanted is None or run.agent_id in wanted)
             ]
 
     def _update_run(self, run_id: str, now: datetime, changes: Mapping[str, Any]) -> RunRecord:

@@ -86,7 +86,7 @@ _RUNS = (
     sa.select(t.runs).where(t.runs.c.sweep_id == sa.bindparam("sweep_id")).order_by(t.runs.c.seq)
 )
 _IN_STATES = t.runs.c.state.in_(sa.bindparam("states", expanding=True))
-_OF_AGENT = t.runs.c.agent_id == sa.bindparam("agent_id")
+_OF_AGENTS = t.runs.c.agent_id.in_(sa.bindparam("agents", expanding=True))
 _VERSIONS = (
     sa.select(t.runs.c.id, t.runs.c.version)
     .where(t.runs.c.sweep_id == sa.bindparam("sweep_id"))
@@ -108,8 +108,8 @@ _READ_CHUNK = 500  # ids per IN (...): well under every driver's limit on parame
 _RUNS_QUERIES = {
     (False, False): _RUNS,
     (True, False): _RUNS.where(_IN_STATES),
-    (False, True): _RUNS.where(_OF_AGENT),
-    (True, True): _RUNS.where(_IN_STATES, _OF_AGENT),
+    (False, True): _RUNS.where(_OF_AGENTS),
+    (True, True): _RUNS.where(_IN_STATES, _OF_AGENTS),
 }
 
 
@@ -386,19 +386,19 @@ class SqlStore(Store):
         sweep_id: str,
         states: Collection[RunState] | None = None,
         *,
-        agent_id: str | None = None,
+        agents: Collection[str] | None = None,
         shared: bool = False,
     ) -> list[RunRecord]:
         with self._transaction() as conn:
             self._get_sweep(conn, sweep_id)
             if not shared:
-                return self._list_runs(conn, sweep_id, states, agent_id)
+                return self._list_runs(conn, sweep_id, states, agents)
             wanted = None if states is None else {RunState(state) for state in states}
+            of = None if agents is None else set(agents)
             return [
                 run
                 for run in self._known_runs(conn, sweep_id)
-                if (wanted is None or run.state in wanted)
-                and (agent_id is None or run.agent_id == agent_id)
+                if (wanted is None or run.state in wanted) and (of is None or run.agent_id in of)
             ]
 
     def _list_runs(
@@ -406,10 +406,12 @@ class SqlStore(Store):
         conn: sa.Connection,
         sweep_id: str,
         states: Collection[RunState] | None,
-        agent_id: str | None = None,
+        agents: Collection[str] | None = None,
     ) -> list[RunRecord]:
-        query = _RUNS_QUERIES[states is not None, agent_id is not None]
-        values: dict[str, Any] = {"sweep_id": sweep_id, "agent_id": agent_id}
+        query = _RUNS_QUERIES[states is not None, agents is not None]
+        values: dict[str, Any] = {"sweep_id": sweep_id}
+        if agents is not None:
+            values["agents"] = list(agents)
         if states is not None:
             values["states"] = [RunState(s).value for s in states]
         return [run_from_row(row) for row in conn.execute(query, values)]

@@ -282,11 +282,9 @@ def test_a_heartbeat_reads_only_alive_runs_unless_the_search_or_target_needs_all
     asked: list[Any] = []
     list_runs = h.store.list_runs
 
-    def spy(
-        sweep_id: str, states: Any = None, *, agent_id: str | None = None, shared: bool = False
-    ) -> Any:
+    def spy(sweep_id: str, states: Any = None, *, agents: Any = None, shared: bool = False) -> Any:
         asked.append(states)
-        return list_runs(sweep_id, states, agent_id=agent_id, shared=shared)
+        return list_runs(sweep_id, states, agents=agents, shared=shared)
 
     h.store.list_runs = spy  # type: ignore[method-assign]
     bayes = {**RANDOM, "method": "bayes"}

@@ -83,3 +83,62 @@ def test_heartbeat_alone_raises_what_heartbeats_returns(h: Harness) -> None:
     assert isinstance(command, Exit)
     with pytest.raises(NotFoundError, match="no-such-agent"):
         h.beat("no-such-agent")
+
+
+RANDOM = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+
+
+def _count_reads(h: Harness) -> dict[str, int]:
+    """How many times the controller asks the harness's store for a sweep and for a sweep's
+    runs (the memory store's own ``assign_runs`` lists runs too; those are not counted)."""
+    counts = {"get_sweep": 0, "list_runs": 0}
+    depth = [0]  # spied calls in progress: only the outermost is the controller's
+
+    def spy(name: str) -> None:
+        original = getattr(h.store, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if name in counts and depth[0] == 0:
+                counts[name] += 1
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        setattr(h.store, name, counted)
+
+    for name in (*counts, "assign_runs"):
+        spy(name)
+    return counts
+
+
+def test_a_burst_reads_each_sweep_and_its_agents_runs_once(h: Harness) -> None:
+    sweeps = [h.sweep(RANDOM), h.sweep(GRID_5)]
+    busy, stopped, idle = (h.agent(sweeps[0]) for _ in range(3))
+    other = h.agent(sweeps[1])
+    busy_run, stopped_run = h.take(busy).run_id, h.take(stopped).run_id
+    h.store.update_run(stopped_run, h.clock(), stopped=True, stop_reason="hyperband: worse")
+    reads = _count_reads(h)
+    answers = h.controller.heartbeats(
+        [(busy, [busy_run], []), (stopped, [stopped_run], []), (idle, [], []), (other, [], [])],
+        h.clock.advance(1),
+    )
+    assert reads == {"get_sweep": 2, "list_runs": 2}  # one of each per sweep, not per agent
+    assert answers[0] == []
+    assert [type(c).__name__ for c in answers[1]] == ["StopRun"]  # type: ignore[union-attr]
+    assert [type(c).__name__ for c in answers[2]] == ["AssignRun"]  # type: ignore[union-attr]
+    assert [type(c).__name__ for c in answers[3]] == ["AssignRun"]  # type: ignore[union-attr]
+    for agent, answer in zip((idle, other), answers[2:], strict=True):
+        assert isinstance(answer, list) and isinstance(answer[0], AssignRun)
+        assert h.store.get_run(answer[0].run_id).agent_id == agent
+
+
+def test_a_run_ended_in_a_burst_is_recorded_before_its_agent_gets_the_next(h: Harness) -> None:
+    sweep = h.sweep(GRID_5)
+    first, second = h.agent(sweep), h.agent(sweep)
+    done = h.take(first).run_id
+    answers = h.controller.heartbeats([(first, [], [(done, 0)]), (second, [], [])], h.clock())
+    assert h.store.get_run(done).state.value == "finished"
+    assigned = [a[0] for a in answers if isinstance(a, list) and isinstance(a[0], AssignRun)]
+    assert len(assigned) == 2 and done not in {command.run_id for command in assigned}
