@@ -275,6 +275,11 @@ class RunOut(_Reply):
     notes: str | None = Field(default=None, description="init(notes=)")
     group: str | None = Field(default=None, description="init(group=)")
     job_type: str | None = Field(default=None, description="init(job_type=)")
+    history_rows: int = Field(default=0, description="history rows stored")
+    importing: bool = Field(
+        default=False,
+        description="imported in parts (``more_history``) and its end not recorded yet",
+    )
 
 
 class RunStart(_Body):

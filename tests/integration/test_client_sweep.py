@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ import hypersweep
 from _servers import server_thread
 from hypersweep.cli import main
 from hypersweep.client import ApiClient
+from hypersweep.errors import HypersweepError
 from hypersweep.protocol import HistoryRowIn, RunCommand, RunImport
 
 SWEEP = {
@@ -162,6 +164,83 @@ def test_a_large_offline_run_goes_up_in_parts_untouched_by_early_termination(
     assert (stored.state.value, stored.exit_code, stored.stopped) == ("failed", 3, False)
     assert stored.summary["loss"] == 0.125
     assert [row.step for row in rows] == list(range(2_500))
+
+
+def test_a_sync_stopped_part_way_is_resumed_by_the_next_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str
+) -> None:
+    run = hypersweep.init(config={"lr": 0.5})
+    for step in range(3_500):  # the import's 1,000 rows, then three more parts
+        run.log({"loss": 10.0 - step / 1000})
+    run.summary["loss"] = 0.125
+    run.finish(exit_code=3)
+    log_history = ApiClient.log_history
+    sent: list[int] = []
+
+    def lost_after_one_part(self: ApiClient, run_id: str, rows: Any, *a: Any, **k: Any) -> Any:
+        if sent:  # the server went away after the first part after the import
+            raise HypersweepError("cannot reach the server")
+        sent.append(len(rows))
+        return log_history(self, run_id, rows, *a, **k)
+
+    args = ["sync", str(tmp_path / "hypersweep"), "--server", server]
+    runner = CliRunner()
+    with ApiClient(server) as api:
+        sweep = api.create_sweep(SWEEP, project="mnist")
+        args += ["--sweep", sweep.id]
+        with monkeypatch.context() as patched:
+            patched.setattr(ApiClient, "log_history", lost_after_one_part)
+            cut = runner.invoke(main, args)
+        assert cut.exit_code == 1
+        assert "created with its first 1000 rows" in cut.output
+        assert f"sync {run.dir} again to upload the rest" in cut.output
+        half = api.get_run(run.id)
+        assert (half.state.value, half.importing, half.history_rows) == ("running", True, 2000)
+        again = runner.invoke(main, args)
+        assert again.exit_code == 0, again.output
+        assert f"synced run {run.id} (failed, 3500 rows, the last 1500 resumed)" in again.output
+        stored = api.get_run(run.id)
+        rows = api.history(run.id)
+        assert "already synced" in runner.invoke(main, args).output
+    assert (stored.state.value, stored.exit_code, stored.importing) == ("failed", 3, False)
+    assert stored.summary["loss"] == 0.125
+    assert [row.step for row in rows] == list(range(3_500))
+
+
+def test_a_sync_resumed_after_every_row_still_sets_the_summary_and_the_end(
+    tmp_path: Path, server: str
+) -> None:
+    run = hypersweep.init(config={"lr": 0.5})
+    for step in range(1_500):
+        run.log({"loss": 10.0 - step / 1000})
+    run.summary["loss"] = 0.125
+    run.finish()
+    with ApiClient(server) as api:
+        sweep = api.create_sweep(SWEEP, project="mnist")
+        history = [HistoryRowIn(step=s, metrics={"loss": 10.0 - s / 1000}) for s in range(1_000)]
+        body = RunImport(run_id=run.id, params={"lr": 0.5}, history=history, more_history=True)
+        api.import_run(sweep.id, body)  # as an earlier sync left it: every row but the rest
+        api.log_history(run.id, [(s, {"loss": 10.0 - s / 1000}) for s in range(1_000, 1_500)])
+        args = ["sync", run.dir, "--sweep", sweep.id, "--server", server]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "(finished, 1500 rows, the last 0 resumed)" in result.output
+        stored = api.get_run(run.id)
+        assert len(api.history(run.id)) == 1_500
+    assert (stored.state.value, stored.summary["loss"]) == ("finished", 0.125)
+
+
+def test_a_run_id_taken_by_another_run_is_not_resumed(tmp_path: Path, server: str) -> None:
+    run = hypersweep.init(config={"lr": 0.5})
+    run.log({"loss": 1.0})
+    run.finish()
+    with ApiClient(server) as api:
+        sweep = api.create_sweep(SWEEP, project="mnist")
+        api.import_run(sweep.id, RunImport(run_id=run.id, params={"lr": 0.1}))  # ended
+        args = ["sync", run.dir, "--sweep", sweep.id, "--server", server]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "sync with --new-id to upload it under a fresh id" in result.output
 
 
 def test_sync_errors_name_the_directory_and_the_fix(tmp_path: Path, server: str) -> None:

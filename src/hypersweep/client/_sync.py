@@ -4,7 +4,9 @@ The run keeps its id, so a run that fell back offline lands under the id its swe
 After an upload the directory gets a ``.synced`` marker and a second sync skips it. A run of
 more than ``_BATCH_ROWS`` rows goes in parts, since one request may not pass the server's body
 limit: the import with the first rows and ``more_history`` (the server keeps the run running,
-out of early termination's way), the rest as numbered history batches, then its end.
+out of early termination's way), the rest as numbered history batches, then its end. A sync
+that stopped part way (killed, or the server went away) is resumed by the next one: the server
+says how many rows of the run it holds (``importing``, ``history_rows``), and the rest follows.
 
 A spool left by an online run whose server was away when it finished (``run.json`` with
 ``"kind": "spool"``, see ``_spool``) is not imported but appended to that run, which the server
@@ -91,6 +93,9 @@ def sync_run(
     try:
         created = client.import_run(str(sweep_id), body)
     except ConflictError as exc:
+        resumed = None if new_id else _resume(client, run, str(sweep_id), dict(summary), code)
+        if resumed is not None:
+            return resumed
         return SyncResult(
             path, "failed", f"{path}: {exc} (sync with --new-id to upload it under a fresh id)"
         )
@@ -106,8 +111,7 @@ def sync_run(
                 path,
                 "failed",
                 f"{path}: run {created.id} was created with its first {len(first)} rows, then "
-                f"the upload of the rest failed ({exc}); it stays running on the server: sync "
-                "again with --new-id to upload the whole run under a fresh id",
+                f"the upload of the rest failed ({exc}); sync {path} again to upload the rest",
             )
     mark_synced(path, sweep_id=created.sweep_id, server=client.url, run_id=created.id)
     rows = len(run.history)
@@ -116,6 +120,42 @@ def sync_run(
         "synced",
         f"{path}: synced run {created.id} ({created.state.value}, {rows} rows) to sweep "
         f"{created.sweep_id}",
+    )
+
+
+def _resume(
+    client: ApiClient,
+    run: OfflineRun,
+    sweep_id: str,
+    summary: dict[str, Any],
+    exit_code: int | None,
+) -> SyncResult | None:
+    """Finish the upload of a run that an earlier sync created in parts and left unfinished
+    (it stopped, or lost the server, after the import): the rows after those the server
+    holds, then the run's end. None when the run the server has under that id is another."""
+    path, run_id = run.path, str(run.meta["id"])
+    try:
+        stored = client.get_run(run_id)
+    except HypersweepError:
+        return None
+    held = stored.history_rows
+    if not stored.importing or stored.sweep_id != sweep_id or held > len(run.history):
+        return None
+    try:
+        done = _upload_rest(client, run_id, run.history[held:], summary, exit_code, run.final_state)
+    except HypersweepError as exc:
+        return SyncResult(
+            path,
+            "failed",
+            f"{path}: run {run_id} is on the server with {held} of its {len(run.history)} rows; "
+            f"the upload of the rest failed ({exc}); sync {path} again to upload the rest",
+        )
+    mark_synced(path, sweep_id=done.sweep_id, server=client.url, run_id=done.id)
+    return SyncResult(
+        path,
+        "synced",
+        f"{path}: synced run {done.id} ({done.state.value}, {len(run.history)} rows, the last "
+        f"{len(run.history) - held} resumed) to sweep {done.sweep_id}",
     )
 
 
@@ -136,6 +176,8 @@ def _upload_rest(
         client.log_history(
             run_id, chunk, summary if last and summary else None, batch=number + offset
         )
+    if not rows and summary:  # resumed after every row was stored: the summary must still win
+        client.log_history(run_id, [], summary, batch=number)
     return client.finish_run(run_id, exit_code=exit_code, state=state)
 
 

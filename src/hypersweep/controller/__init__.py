@@ -6,7 +6,13 @@ Heartbeats hand out runs and stop orders (spec §7.1), history batches trigger e
 """
 
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
-from hypersweep.controller._controller import AGENT_TIMEOUT, Beat, Controller, final_state
+from hypersweep.controller._controller import (
+    AGENT_TIMEOUT,
+    Beat,
+    Controller,
+    final_state,
+    is_importing,
+)
 from hypersweep.controller._retry import attempt_of, root_of
 from hypersweep.controller._summary import (
     BestRun,
@@ -39,6 +45,7 @@ __all__ = [
     "create_sweep",
     "final_state",
     "finite",
+    "is_importing",
     "metric_of",
     "register_agent",
     "root_of",

@@ -32,7 +32,7 @@ from hypersweep.store import (
     SweepState,
 )
 
-__all__ = ["AGENT_TIMEOUT", "Controller"]
+__all__ = ["AGENT_TIMEOUT", "Controller", "is_importing"]
 
 #: An agent silent this long is lost and its runs crashed (``hypersweep server
 #: --heartbeat-timeout``). W&B waits about 5 minutes (spec §7.1.5); a minute is twelve of the
@@ -46,6 +46,12 @@ _REAP_EVERY = timedelta(seconds=5)
 _VIEWED_SWEEPS = 16  # sweeps whose engine views a hand-out may reuse
 #: run meta key of a run imported in parts (``import_run(more_history=True)``) until it ends
 _IMPORTING = "importing"
+
+
+def is_importing(run: RunRecord) -> bool:
+    """Whether ``run`` was imported in parts and its end is not recorded yet: ``hypersweep
+    sync`` stopped before uploading its rest, and resumes from ``run.history_rows``."""
+    return bool(run.meta.get(_IMPORTING))
 
 
 #: one agent's heartbeat for ``Controller.heartbeats``: its id, its alive runs, and the runs
@@ -562,7 +568,7 @@ class Controller:
             if config.metric is not None:
                 self._series.append_locked(logged.sweep_id, run_id, config.metric.name, rows)
         run = logged
-        if config.early_terminate is None or run.stopped or run.meta.get(_IMPORTING):
+        if config.early_terminate is None or run.stopped or is_importing(run):
             return run.stopped, run.stop_reason
         runs = self.store.list_runs(run.sweep_id, shared=True)
         series = self._metric_rows(run.sweep_id, config, runs)
@@ -630,7 +636,7 @@ class Controller:
                 f"run {run.id} already ended {run.state.value}{code} and cannot become "
                 f"{final.value}; a run's end is recorded once"
             )
-        importing = {_IMPORTING: False} if run.meta.get(_IMPORTING) else None
+        importing = {_IMPORTING: False} if is_importing(run) else None
         return self.store.update_run(run_id, now, state=final, exit_code=exit_code, meta=importing)
 
     def _preempt(self, run: RunRecord, now: datetime, exit_code: int | None) -> RunRecord:

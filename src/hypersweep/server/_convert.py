@@ -10,7 +10,15 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from hypersweep import protocol as p
-from hypersweep.controller import AssignRun, Command, StopRun, attempt_of, root_of, sweep_summary
+from hypersweep.controller import (
+    AssignRun,
+    Command,
+    StopRun,
+    attempt_of,
+    is_importing,
+    root_of,
+    sweep_summary,
+)
 from hypersweep.errors import ConfigIssue
 from hypersweep.store import AgentRecord, RunRecord, Store, SweepRecord
 
@@ -83,6 +91,8 @@ def run_out(run: RunRecord) -> p.RunOut:
         notes=run.meta.get("notes"),
         group=run.meta.get("group"),
         job_type=run.meta.get("job_type"),
+        history_rows=run.history_rows,
+        importing=is_importing(run),
     )
 
 
