@@ -45,6 +45,7 @@ class Tally:
     heartbeats: int = 0
     heartbeat_ms: list[float] = field(default_factory=list)
     assign_ms: list[float] = field(default_factory=list)
+    later_assign_ms: list[float] = field(default_factory=list)  # an agent's first left out
     history_rows: int = 0
     history_ms: list[float] = field(default_factory=list)
     completed: int = 0  # runs that logged every batch and finished inside the window
@@ -100,6 +101,7 @@ class Agents:
         return answer[0]["commands"], answer[1]
 
     async def run_agent(self, agent: str) -> None:
+        handed = 0
         while self.tally.inside():
             answer = await self.heartbeat(agent, [])
             if answer is None:
@@ -117,6 +119,9 @@ class Agents:
                 self.tally.received.append((agent, run))
             if self.tally.inside():
                 self.tally.assign_ms.append(elapsed)
+                if handed:  # not the agent's first: outside the fleet's start-up burst
+                    self.tally.later_assign_ms.append(elapsed)
+            handed += 1
             await self.run(agent, runs[0])
 
     async def run(self, agent: str, run: str) -> None:
