@@ -20,7 +20,8 @@ iteration except a run's last (a run that reported iteration 81 has finished: st
 saves nothing). A run the rule stops ends at once and frees its worker for the next tick.
 
 Rules, all with the same settings where they have the same knob (first rung / band at iteration
-``MIN_ITER`` = 3, ``ETA`` = 3, median rules judge from iteration 3 on):
+``--min-iter``, default 3, ``--eta``, default 3; median rules judge from iteration ``--min-iter``
+on; the header states both):
 
 * hypersweep: ``engine.runs_to_stop`` on the sweep config's ``early_terminate`` (hyperband
   strict and not, asha, median) over every run so far; stopped runs become ``killed``.
@@ -51,7 +52,7 @@ Run by hand (5 seeds: under a minute on 2 cores once the MLP curves are cached; 
 takes 2-4 minutes, once):
 
     .venv/bin/python benchmarks/early_stopping.py [--seeds 5] [--families synthetic,mlp]
-        [--rules "none,hypersweep asha,Optuna SuccessiveHalving"]
+        [--rules "none,hypersweep asha,Optuna SuccessiveHalving"] [--min-iter 3] [--eta 3]
 
 Peers come from the ``bench`` extra (``optuna``, ``sweeps``, ``scikit-learn``); a rule whose
 package is missing is skipped and named in the output, and so is the W&B rule unless
@@ -93,8 +94,8 @@ DIAGNOSTIC = "diagnostic: asha in true arrival order"  # only with --rules
 N_CONFIGS = 81
 MAX_ITER = 81
 WORKERS = 4
-MIN_ITER = 3
-ETA = 3
+MIN_ITER = 3  # --min-iter's default
+ETA = 3  # --eta's default
 METRIC = "loss"
 CACHE = Path(__file__).parent / ".cache"
 
@@ -319,6 +320,15 @@ class WandbRule(Rule):
         self.runs[run].state = self.sweeps.RunState.killed
 
 
+@dataclass(frozen=True)
+class Knobs:
+    """The settings every rule with that knob shares: first rung / band and median warm-up at
+    ``min_iter``, reduction factor ``eta`` (an integer: Optuna's pruners take no other)."""
+
+    min_iter: int = MIN_ITER
+    eta: int = ETA
+
+
 class ArrivalOrder(HypersweepRule):
     """Diagnostic, not a hypersweep rule: asha's order for the reporting run only, taken when the
     run reaches a rung and never revisited, against every run already at the rung.
@@ -328,8 +338,12 @@ class ArrivalOrder(HypersweepRule):
     the reporting run last makes every run already at the rung come before it.
     """
 
+    def __init__(self, knobs: Knobs) -> None:
+        super().__init__({"type": "asha", "min_iter": knobs.min_iter, "eta": knobs.eta})
+        self.rungs = rungs(knobs.min_iter, knobs.eta, None, MAX_ITER)
+
     def consult(self, run: int) -> Iterable[int]:
-        if len(self.history[run]) not in rungs(MIN_ITER, ETA, None, MAX_ITER):
+        if len(self.history[run]) not in self.rungs:
             return []
         order = [i for i in self.history if i != run] + [run]
         runs = [Run(str(i), self.state[i], {"config": i}, self.history[i]) for i in order]
@@ -337,56 +351,59 @@ class ArrivalOrder(HypersweepRule):
         return [run] if run in stopped else []
 
 
-def _optuna_pruner(kind: str) -> Callable[[], Any]:
+def _optuna_pruner(kind: str, knobs: Knobs) -> Callable[[], Any]:
     def make() -> Any:
         import optuna
 
         if kind == "sha":
             return optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=MIN_ITER, reduction_factor=ETA
+                min_resource=knobs.min_iter, reduction_factor=knobs.eta
             )
         if kind == "hyperband":
             return optuna.pruners.HyperbandPruner(
-                min_resource=MIN_ITER, max_resource=MAX_ITER, reduction_factor=ETA
+                min_resource=knobs.min_iter, max_resource=MAX_ITER, reduction_factor=knobs.eta
             )
         # Steps are 1-based here, so warm-up 3 judges from iteration 3 on, like min_iter 3.
-        return optuna.pruners.MedianPruner(n_warmup_steps=MIN_ITER)
+        return optuna.pruners.MedianPruner(n_warmup_steps=knobs.min_iter)
 
     return make
 
 
-#: rule name -> (factory, package it needs)
-RULES: dict[str, tuple[Callable[[], Rule], str]] = {
-    "none": (NoStopping, "hypersweep"),
+def _band(kind: str, knobs: Knobs, **extra: Any) -> dict[str, Any]:
+    """An ``early_terminate`` block with the shared knobs."""
+    return {"type": kind, "min_iter": knobs.min_iter, "eta": knobs.eta, **extra}
+
+
+#: rule name -> (factory of the rule for the given knobs, package it needs)
+RULES: dict[str, tuple[Callable[[Knobs], Rule], str]] = {
+    "none": (lambda knobs: NoStopping(), "hypersweep"),
     "hypersweep hyperband": (
-        lambda: HypersweepRule({"type": "hyperband", "min_iter": MIN_ITER, "eta": ETA}),
+        lambda knobs: HypersweepRule(_band("hyperband", knobs)),
         "hypersweep",
     ),
     "hypersweep hyperband strict: false": (
-        lambda: HypersweepRule(
-            {"type": "hyperband", "min_iter": MIN_ITER, "eta": ETA, "strict": False}
-        ),
+        lambda knobs: HypersweepRule(_band("hyperband", knobs, strict=False)),
         "hypersweep",
     ),
-    "hypersweep asha": (
-        lambda: HypersweepRule({"type": "asha", "min_iter": MIN_ITER, "eta": ETA}),
-        "hypersweep",
-    ),
+    "hypersweep asha": (lambda knobs: HypersweepRule(_band("asha", knobs)), "hypersweep"),
     "hypersweep median": (
-        lambda: HypersweepRule({"type": "median", "min_iter": MIN_ITER}),
+        lambda knobs: HypersweepRule({"type": "median", "min_iter": knobs.min_iter}),
         "hypersweep",
     ),
-    "Optuna SuccessiveHalving": (lambda: OptunaRule(_optuna_pruner("sha")), "optuna"),
-    "Optuna Hyperband": (lambda: OptunaRule(_optuna_pruner("hyperband")), "optuna"),
-    "Optuna Median": (lambda: OptunaRule(_optuna_pruner("median")), "optuna"),
+    "Optuna SuccessiveHalving": (
+        lambda knobs: OptunaRule(_optuna_pruner("sha", knobs)),
+        "optuna",
+    ),
+    "Optuna Hyperband": (
+        lambda knobs: OptunaRule(_optuna_pruner("hyperband", knobs)),
+        "optuna",
+    ),
+    "Optuna Median": (lambda knobs: OptunaRule(_optuna_pruner("median", knobs)), "optuna"),
     "W&B hyperband (sweeps 0.2.0)": (
-        lambda: WandbRule({"type": "hyperband", "min_iter": MIN_ITER, "eta": ETA}),
+        lambda knobs: WandbRule(_band("hyperband", knobs)),
         "sweeps",
     ),
-    DIAGNOSTIC: (
-        lambda: ArrivalOrder({"type": "asha", "min_iter": MIN_ITER, "eta": ETA}),
-        "hypersweep",
-    ),
+    DIAGNOSTIC: (ArrivalOrder, "hypersweep"),
 }
 
 # Each hypersweep rule and the peers closest to it, for the issue's second target.
@@ -465,7 +482,7 @@ class Summary:
         return float(np.mean([getattr(o, name) for o in self.outcomes]))
 
 
-def run_family(name: str, seeds: int, rules: list[str]) -> dict[str, Summary]:
+def run_family(name: str, seeds: int, rules: list[str], knobs: Knobs) -> dict[str, Summary]:
     summaries = {rule: Summary() for rule in rules}
     fixed = mlp_curves() if name == "mlp" else None
     for seed in range(seeds):
@@ -478,7 +495,7 @@ def run_family(name: str, seeds: int, rules: list[str]) -> dict[str, Summary]:
                 order = [int(i) for i in np.random.default_rng(seed).permutation(N_CONFIGS)]
         for rule in rules:
             start = time.perf_counter()
-            outcome = simulate(curves, order, RULES[rule][0]())
+            outcome = simulate(curves, order, RULES[rule][0](knobs))
             summaries[rule].outcomes.append(outcome)
             print(
                 f"# {name} seed {seed} {rule}: {outcome} ({time.perf_counter() - start:.1f} s)",
@@ -564,7 +581,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--families", default="synthetic,mlp")
     parser.add_argument("--rules", default=",".join(r for r in RULES if r != DIAGNOSTIC))
+    parser.add_argument(
+        "--min-iter",
+        type=int,
+        default=MIN_ITER,
+        help="first rung / band (iterations) and median warm-up, for every rule with that knob",
+    )
+    parser.add_argument(
+        "--eta", type=int, default=ETA, help="reduction factor, for every rule with that knob"
+    )
     args = parser.parse_args()
+    if not 1 <= args.min_iter < MAX_ITER:
+        parser.error(f"--min-iter: {args.min_iter} is not in [1, {MAX_ITER - 1}]")
+    if args.eta < 2:
+        parser.error(f"--eta: {args.eta} is below 2")
+    knobs = Knobs(args.min_iter, args.eta)
     families = [f for f in args.families.split(",") if f]
     for family in families:
         if family not in ("synthetic", "mlp"):
@@ -584,10 +615,10 @@ def main() -> None:
     if "mlp" in families and not available("sklearn"):
         families.remove("mlp")
         skipped.append("mlp family (needs scikit-learn)")
-    results = {family: run_family(family, args.seeds, rules) for family in families}
+    results = {family: run_family(family, args.seeds, rules, knobs) for family in families}
     print(
         f"Early stopping, {N_CONFIGS} configurations x {MAX_ITER} iterations, {WORKERS} workers, "
-        f"min_iter {MIN_ITER}, eta {ETA}; means of {args.seeds} seeds "
+        f"min_iter {knobs.min_iter}, eta {knobs.eta}; means of {args.seeds} seeds "
         f"({datetime.date.today()}, {os.cpu_count()} CPUs, BLAS threads 1; "
         + ", ".join(f"{p} {_version(p)}" for p in ("optuna", "sweeps", "scikit-learn"))
         + ")\n"
