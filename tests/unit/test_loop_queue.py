@@ -4,13 +4,14 @@ one per pass of the loop, and an endpoint's error reaches its own request."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
 
-from hypersweep.server._lanes import Lanes, LoopQueue
+from hypersweep.server._lanes import HEARTBEAT_THREADS, Lanes, LoopQueue
 
 _T = TypeVar("_T")
 
@@ -117,9 +118,63 @@ def test_calls_made_together_take_every_waiting_mate_and_answer_each_its_own() -
     assert isinstance(bad, ValueError)
 
 
-def test_a_call_made_together_on_threads_is_made_for_its_request_alone() -> None:
+def test_a_call_made_together_on_threads_alone_is_made_at_once() -> None:
     async def main() -> object:
         lanes = Lanes()  # thread pools, as over PostgreSQL
         return await lanes.call_together("heartbeats", lambda items: [len(items)], "x")
 
     assert _run(main) == 1
+
+
+def test_calls_made_together_on_threads_while_all_are_busy_are_made_together() -> None:
+    release = threading.Event()
+    batches: list[list[str]] = []
+
+    def together(items: list[str]) -> list[object]:
+        batches.append(items)
+        if items[0].startswith("busy"):
+            release.wait(10)
+        return [ValueError(item) if item == "bad" else item.upper() for item in items]
+
+    async def main() -> list[object]:
+        lanes = Lanes()
+        busy = [f"busy{i}" for i in range(HEARTBEAT_THREADS)]
+        first = [
+            asyncio.ensure_future(lanes.call_together("heartbeats", together, b)) for b in busy
+        ]
+        while len(batches) < HEARTBEAT_THREADS:  # every thread holds one call
+            await asyncio.sleep(0.01)
+        later = [
+            asyncio.ensure_future(lanes.call_together("heartbeats", together, item))
+            for item in ("a", "bad", "b")
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        return list(await asyncio.gather(*first, *later, return_exceptions=True))
+
+    answers = _run(main)
+    assert sorted(map(len, batches)) == [1] * HEARTBEAT_THREADS + [3]
+    assert batches[-1] == ["a", "bad", "b"]  # the three that waited: one call, in order
+    assert answers[:HEARTBEAT_THREADS] == [f"BUSY{i}" for i in range(HEARTBEAT_THREADS)]
+    a, bad, b = answers[HEARTBEAT_THREADS:]
+    assert (a, b) == ("A", "B") and isinstance(bad, ValueError)
+
+
+def test_a_failed_call_on_threads_fails_each_request_of_its_batch_and_not_the_next() -> None:
+    calls: list[list[str]] = []
+
+    def together(items: list[str]) -> list[object]:
+        calls.append(items)
+        if "boom" in items:
+            raise RuntimeError("the store failed")
+        return [item.upper() for item in items]
+
+    async def main() -> list[object]:
+        lanes = Lanes()
+        failed = await asyncio.gather(
+            lanes.call_together("heartbeats", together, "boom"), return_exceptions=True
+        )
+        return [*failed, await lanes.call_together("heartbeats", together, "next")]
+
+    failed, after = _run(main)
+    assert isinstance(failed, RuntimeError) and after == "NEXT"

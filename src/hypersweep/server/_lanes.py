@@ -33,6 +33,8 @@ threads stored a third fewer rows. ``history`` shares the ``runs`` pool, whose l
 small: one process stores one batch at a time anyway (one interpreter lock), and more threads
 would only take CPU from heartbeats. An anyio ``CapacityLimiter`` in front of anyio's threads
 cost ~200 us of CPU per call with 30 callers waiting, against ~60 us for the executor.
+Heartbeats that arrive while every heartbeat thread is busy are answered together by the next
+free one (``ThreadBatches``), as on the event loop.
 
 Lanes carry no context variables, and a call whose request was cancelled before its turn is
 not made; those endpoints use neither.
@@ -49,14 +51,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, TypeVar
 
-__all__ = ["Lanes", "in_lane"]
+__all__ = ["URGENCY", "LaneName", "Lanes", "ThreadBatches", "in_lane"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 LaneName = Literal["heartbeats", "runs", "history"]
 #: Which lane's calls go first on the event loop (lower first).
-_URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
+URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
 
 # Enough heartbeats at once for a bayes sweep, whose suggestions take 20-200 ms each.
 HEARTBEAT_THREADS = 4
@@ -157,11 +159,66 @@ class LoopQueue:
             for waiting in batch:
                 waiting.done.set_exception(exc)
             return
-        for waiting, answer in zip(batch, answers, strict=True):
-            if isinstance(answer, BaseException):
-                waiting.done.set_exception(answer)
-            else:
-                waiting.done.set_result(answer)
+        _answer(batch, answers)
+
+
+class ThreadBatches:
+    """``call_together`` on a thread pool: at most ``at_once`` calls at a time; the requests
+    that arrive while all are busy wait, and the next call is made for every one waiting.
+
+    Over PostgreSQL a hand-out takes the sweep's row lock and several round trips, so a fleet
+    of 64 agents asking at one instant was answered one by one, the last after about a second
+    (``benchmarks/load.py --server-timing``); answered together, the idle agents of a sweep get
+    their runs in one transaction, as on the event loop.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, at_once: int) -> None:
+        self._pool = pool
+        self._at_once = at_once
+        self._running = 0
+        self._waiting: list[_Waiting] = []
+
+    async def call(self, together: Together, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(None, together, item, loop.create_future())
+        self._waiting.append(waiting)
+        self._start(loop)
+        return await waiting.done
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        while self._waiting and self._running < self._at_once:
+            together = self._waiting[0].together
+            assert together is not None
+            batch = [w for w in self._waiting if w.together == together and not w.done.done()]
+            self._waiting = [w for w in self._waiting if w.together != together]
+            if not batch:
+                continue
+            self._running += 1
+            job = loop.run_in_executor(self._pool, together, [w.item for w in batch])
+            job.add_done_callback(functools.partial(self._finished, loop, batch))
+
+    def _finished(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting], job: asyncio.Future[Any]
+    ) -> None:
+        self._running -= 1
+        try:
+            _answer(batch, job.result())
+        except Exception as exc:  # the call itself failed: every request of the batch fails
+            for waiting in batch:
+                if not waiting.done.done():
+                    waiting.done.set_exception(exc)
+        self._start(loop)
+
+
+def _answer(batch: Sequence[_Waiting], answers: Sequence[Any]) -> None:
+    """Each waiting request its own answer; an answer that is an exception is raised in it."""
+    for waiting, answer in zip(batch, answers, strict=True):
+        if waiting.done.done():  # cancelled meanwhile
+            continue
+        if isinstance(answer, BaseException):
+            waiting.done.set_exception(answer)
+        else:
+            waiting.done.set_result(answer)
 
 
 @dataclass(frozen=True)
@@ -175,6 +232,8 @@ class Lanes:
         default_factory=lambda: _pool(RUN_WRITE_THREADS, "runs")
     )
     loop: LoopQueue | None = None
+    # lane name -> its ThreadBatches, made at the first call_together on threads
+    _batches: dict[LaneName, ThreadBatches] = field(default_factory=dict, repr=False)
 
     @classmethod
     def inline(cls) -> Lanes:
@@ -183,20 +242,21 @@ class Lanes:
 
     async def call(self, name: LaneName, call: Callable[[], _T]) -> _T:
         if self.loop is not None:
-            return await self.loop.call(_URGENCY[name], call)
+            return await self.loop.call(URGENCY[name], call)
         return await asyncio.get_running_loop().run_in_executor(self._pool(name), call)
 
     async def call_together(self, name: LaneName, together: Together, item: Any) -> Any:
-        """``together([item])[0]``, made for every request waiting with it on the event loop
-        (``LoopQueue.call_together``); on a thread pool for this request alone. An answer that
-        is an exception is raised."""
+        """``together([item])[0]``, made for every request waiting with it: on the event loop
+        (``LoopQueue.call_together``), or on the lane's threads for those that arrived while
+        its threads were busy (``ThreadBatches``). An answer that is an exception is raised."""
         if self.loop is not None:
-            return await self.loop.call_together(_URGENCY[name], together, item)
-        pool = self._pool(name)
-        (answer,) = await asyncio.get_running_loop().run_in_executor(pool, together, [item])
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
+            return await self.loop.call_together(URGENCY[name], together, item)
+        batches = self._batches.get(name)
+        if batches is None:
+            pool = self._pool(name)
+            assert pool is not None  # no event loop queue: every lane has its pool
+            batches = self._batches[name] = ThreadBatches(pool, HEARTBEAT_THREADS)
+        return await batches.call(together, item)
 
     def _pool(self, name: LaneName) -> ThreadPoolExecutor | None:
         return self.heartbeats if name == "heartbeats" else self.runs
