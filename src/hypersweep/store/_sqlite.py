@@ -1,4 +1,5 @@
-"""Everything SQLite-specific, in one place: pragmas and write-locking transactions.
+"""Everything SQLite-specific, in one place: pragmas, write-locking transactions, and history
+rows written through the driver.
 
 pysqlite's own transaction handling defers BEGIN until the first write, which breaks
 read-then-write atomicity; so the driver's handling is switched off (``isolation_level = None``)
@@ -10,17 +11,25 @@ SQLite has one writer. A thread that finds the write lock taken sleeps in SQLite
 (steps of 1, 2, 5 ... 100 ms) and is not woken when the lock is freed: under load most of a
 request's time went there. So the threads of one process queue for writing on a Python lock,
 and the next one goes the moment it is released; other processes still meet the busy timeout.
+
+A history batch is the server's most frequent write. Through SQLAlchemy's insert each row's
+parameters are built and its JSON column encoded by a per-row processor: 0.82-0.92 ms of CPU
+for 50 rows, against 0.64 ms when the rows go to the driver's ``executemany`` as tuples with
+their JSON already encoded (``insert_history``), the same text SQLAlchemy's JSON type writes.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-__all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "configure_sqlite"]
+__all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "configure_sqlite", "insert_history"]
 
 BUSY_TIMEOUT_MS = 30_000
 #: Execution option that marks a connection's next transaction as a write transaction.
@@ -49,3 +58,24 @@ def configure_sqlite(engine: sa.Engine) -> threading.Lock:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return threading.Lock()
+
+
+_INSERT_HISTORY = "INSERT INTO history (run_id, step, metrics) VALUES (?, ?, ?)"
+_encode = json.JSONEncoder().encode  # json.dumps' defaults, as SQLAlchemy's JSON type uses
+
+
+def insert_history(
+    conn: sa.Connection, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+) -> None:
+    """Append ``rows`` of ``run_id`` to the history table inside ``conn``'s transaction.
+
+    Driver errors are SQLAlchemy's, as for any other statement, so the store's transaction
+    turns them into ``StoreError`` alike.
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection inside a transaction is checked out
+    values = [(run_id, int(step), _encode(metrics)) for step, metrics in rows]
+    try:
+        driver.executemany(_INSERT_HISTORY, values)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(_INSERT_HISTORY, None, exc, sqlite3.Error) from exc

@@ -1,8 +1,8 @@
-"""SqlStore: the Store contract on SQLAlchemy 2 Core (SQLite now, PostgreSQL next).
+"""SqlStore: the Store contract on SQLAlchemy 2 Core (SQLite and PostgreSQL).
 
-Dialect-specific SQL lives in ``_sqlite.py``; this module is portable. Every database call goes
-through ``SqlStore._transaction``, which commits, rolls back and turns driver errors into
-``StoreError``.
+Dialect-specific SQL lives in ``_sqlite.py`` and ``_postgres.py``; this module is portable.
+Every database call goes through ``SqlStore._transaction``, which commits, rolls back and turns
+driver errors into ``StoreError``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dataclasses
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -55,7 +55,7 @@ from hypersweep.store._rows import (
     run_values,
     sweep_from_row,
 )
-from hypersweep.store._sqlite import WRITE_OPTION, configure_sqlite
+from hypersweep.store._sqlite import WRITE_OPTION, configure_sqlite, insert_history
 
 __all__ = ["SqlStore"]
 
@@ -100,6 +100,8 @@ _UPDATE_RUN = (
 )
 # a history batch: its rows, then the run's count and whatever else the batch changed
 _INSERT_HISTORY = sa.insert(t.history)
+#: how a batch's rows go in: (connection in its transaction, run id, rows)
+WriteHistory = Callable[[sa.Connection, str, Sequence[tuple[int, Mapping[str, Any]]]], None]
 _UPDATE_LOGGED_RUN = _UPDATE_RUN.values(
     history_rows=t.runs.c.history_rows + sa.bindparam("added_rows", type_=sa.BigInteger)
 )
@@ -136,9 +138,13 @@ class SqlStore(Store):
         self._known: OrderedDict[str, dict[str, tuple[int, RunRecord]]] = OrderedDict()
         self._known_lock = threading.Lock()
         self._write_lock: threading.Lock | None = None  # SQLite's writers queue here
-        self._copy_rows = self._engine.dialect.name == "postgresql"  # history rows by COPY
+        # history rows by COPY on PostgreSQL, through the driver on SQLite (each module says why)
+        self._write_history: WriteHistory = self._insert_history
+        if self._engine.dialect.name == "postgresql":
+            self._write_history = copy_history
         if self._engine.dialect.name == "sqlite":
             self._write_lock = configure_sqlite(self._engine)
+            self._write_history = insert_history
             self.local = True
         with self._transaction(write=True) as conn:
             check_or_create(conn, self._where)
@@ -484,21 +490,22 @@ class SqlStore(Store):
             if values:
                 conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
             return True
-        if self._copy_rows:
-            copy_history(conn, run.id, rows)
-        else:
-            conn.execute(
-                _INSERT_HISTORY,
-                # no deep copy: the JSON column serialises each row, which copies it
-                [
-                    {"run_id": run.id, "step": int(step), "metrics": dict(metrics)}
-                    for step, metrics in rows
-                ],
-            )
+        self._write_history(conn, run.id, rows)
         # counted in the same transaction, so the count never runs ahead of the rows
         values["added_rows"] = len(rows)
         conn.execute(_UPDATE_LOGGED_RUN, {"run_id": run.id, **values})
         return True
+
+    @staticmethod
+    def _insert_history(
+        conn: sa.Connection, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+    ) -> None:
+        """History rows by SQLAlchemy's insert: for a database other than the two above."""
+        conn.execute(
+            _INSERT_HISTORY,
+            # no deep copy: the JSON column serialises each row, which copies it
+            [{"run_id": run_id, "step": int(step), "metrics": dict(m)} for step, m in rows],
+        )
 
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:
         query = (

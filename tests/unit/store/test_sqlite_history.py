@@ -1,0 +1,48 @@
+"""History rows go to SQLite through the driver (``_sqlite.insert_history``): stored as
+SQLAlchemy's JSON column stores them, and a driver error is a ``StoreError`` like any other."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from hypersweep.errors import StoreError
+from hypersweep.store import open_store
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+METRICS = {
+    "loss": 0.25,
+    "big": 2**62,
+    "ok": True,
+    "none": None,
+    "name": "résumé ✓",
+    "nested": {"a": [1, 2.5, {"b": "c"}]},
+}
+
+
+def test_rows_written_through_the_driver_read_back_whole(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    sweep = store.create_sweep("p", {"method": "random", "parameters": {}}, NOW)
+    run = store.create_run(sweep.id, {}, NOW)
+    store.log_history(run.id, [(0, METRICS), (7, {"loss": 0.125})], NOW, batch=1)
+    rows = store.history(run.id)
+    assert [(row.step, dict(row.metrics)) for row in rows] == [(0, METRICS), (7, {"loss": 0.125})]
+    assert store.get_run(run.id).history_rows == 2
+    with sqlite3.connect(tmp_path / "hypersweep.db") as db:
+        (text,) = db.execute("SELECT metrics FROM history WHERE step = 7").fetchone()
+    assert text == '{"loss": 0.125}'  # the text SQLAlchemy's JSON type writes (json.dumps)
+
+
+def test_a_driver_error_is_a_store_error_and_the_batch_is_not_counted(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    sweep = store.create_sweep("p", {"method": "random", "parameters": {}}, NOW)
+    run = store.create_run(sweep.id, {}, NOW)
+    with sqlite3.connect(tmp_path / "hypersweep.db") as db:
+        db.execute("ALTER TABLE history RENAME TO history_elsewhere")
+    with pytest.raises(StoreError, match="no such table: history"):
+        store.log_history(run.id, [(0, {"loss": 1.0})], NOW, batch=1)
+    after = store.get_run(run.id)
+    assert (after.history_rows, after.last_batch) == (0, None)
