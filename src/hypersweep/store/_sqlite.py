@@ -15,18 +15,20 @@ and the next one goes the moment it is released; other processes still meet the 
 A history batch is the server's most frequent write. Through SQLAlchemy's insert each row's
 parameters are built and its JSON column encoded by a per-row processor: 0.82-0.92 ms of CPU
 for 50 rows, against 0.64 ms when the rows go to the driver's ``executemany`` as tuples with
-their JSON already encoded (``insert_history``), the same text SQLAlchemy's JSON type writes.
+their JSON already encoded (``insert_history``). The encoding is pydantic-core's ``to_json``
+(already a dependency): 1.4 us a row against 7.2 us for ``json.dumps``, the same values read
+back (NaN and infinities as ``json.dumps`` writes them), compact and in UTF-8.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy import event
 
 __all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "configure_sqlite", "insert_history"]
@@ -61,7 +63,6 @@ def configure_sqlite(engine: sa.Engine) -> threading.Lock:
 
 
 _INSERT_HISTORY = "INSERT INTO history (run_id, step, metrics) VALUES (?, ?, ?)"
-_encode = json.JSONEncoder().encode  # json.dumps' defaults, as SQLAlchemy's JSON type uses
 
 
 def insert_history(
@@ -74,7 +75,7 @@ def insert_history(
     """
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection inside a transaction is checked out
-    values = [(run_id, int(step), _encode(metrics)) for step, metrics in rows]
+    values = [(run_id, int(step), to_json(metrics).decode()) for step, metrics in rows]
     try:
         driver.executemany(_INSERT_HISTORY, values)
     except sqlite3.Error as exc:

@@ -1,8 +1,9 @@
-"""History rows go to SQLite through the driver (``_sqlite.insert_history``): stored as
-SQLAlchemy's JSON column stores them, and a driver error is a ``StoreError`` like any other."""
+"""History rows go to SQLite through the driver (``_sqlite.insert_history``): every value reads
+back as it was logged, and a driver error is a ``StoreError`` like any other."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,16 +25,20 @@ METRICS = {
 
 
 def test_rows_written_through_the_driver_read_back_whole(tmp_path: Path) -> None:
+    metrics = {**METRICS, "huge": 2**70, "nan": float("nan"), "inf": float("-inf")}
     store = open_store(tmp_path)
     sweep = store.create_sweep("p", {"method": "random", "parameters": {}}, NOW)
     run = store.create_run(sweep.id, {}, NOW)
-    store.log_history(run.id, [(0, METRICS), (7, {"loss": 0.125})], NOW, batch=1)
-    rows = store.history(run.id)
-    assert [(row.step, dict(row.metrics)) for row in rows] == [(0, METRICS), (7, {"loss": 0.125})]
+    store.log_history(run.id, [(0, metrics), (7, {"loss": 0.125})], NOW, batch=1)
+    first, second = store.history(run.id)
+    back = dict(first.metrics)
+    assert math.isnan(back.pop("nan")) and back.pop("inf") == float("-inf")
+    assert (first.step, back) == (0, {**METRICS, "huge": 2**70})
+    assert (second.step, dict(second.metrics)) == (7, {"loss": 0.125})
     assert store.get_run(run.id).history_rows == 2
     with sqlite3.connect(tmp_path / "hypersweep.db") as db:
         (text,) = db.execute("SELECT metrics FROM history WHERE step = 7").fetchone()
-    assert text == '{"loss": 0.125}'  # the text SQLAlchemy's JSON type writes (json.dumps)
+    assert text == '{"loss":0.125}'  # compact JSON, which every reader parses
 
 
 def test_a_driver_error_is_a_store_error_and_the_batch_is_not_counted(tmp_path: Path) -> None:
