@@ -113,14 +113,7 @@ def sync_run(
                 f"{path}: run {created.id} was created with its first {len(first)} rows, then "
                 f"the upload of the rest failed ({exc}); sync {path} again to upload the rest",
             )
-    mark_synced(path, sweep_id=created.sweep_id, server=client.url, run_id=created.id)
-    rows = len(run.history)
-    return SyncResult(
-        path,
-        "synced",
-        f"{path}: synced run {created.id} ({created.state.value}, {rows} rows) to sweep "
-        f"{created.sweep_id}",
-    )
+    return _synced(client, path, created, f"{len(run.history)} rows")
 
 
 def _resume(
@@ -150,13 +143,15 @@ def _resume(
             f"{path}: run {run_id} is on the server with {held} of its {len(run.history)} rows; "
             f"the upload of the rest failed ({exc}); sync {path} again to upload the rest",
         )
-    mark_synced(path, sweep_id=done.sweep_id, server=client.url, run_id=done.id)
-    return SyncResult(
-        path,
-        "synced",
-        f"{path}: synced run {done.id} ({done.state.value}, {len(run.history)} rows, the last "
-        f"{len(run.history) - held} resumed) to sweep {done.sweep_id}",
-    )
+    rows = f"{len(run.history)} rows, the last {len(run.history) - held} resumed"
+    return _synced(client, path, done, rows)
+
+
+def _synced(client: ApiClient, path: Path, run: RunOut, rows: str) -> SyncResult:
+    """Mark ``path`` synced (a second sync skips it) and say where ``run`` went."""
+    mark_synced(path, sweep_id=run.sweep_id, server=client.url, run_id=run.id)
+    message = f"{path}: synced run {run.id} ({run.state.value}, {rows}) to sweep {run.sweep_id}"
+    return SyncResult(path, "synced", message)
 
 
 def _upload_rest(
