@@ -51,14 +51,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, TypeVar
 
-__all__ = ["URGENCY", "LaneName", "Lanes", "ThreadBatches", "in_lane"]
+__all__ = ["Lanes", "ThreadBatches", "in_lane"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 LaneName = Literal["heartbeats", "runs", "history"]
 #: Which lane's calls go first on the event loop (lower first).
-URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
+_URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
 
 # Enough heartbeats at once for a bayes sweep, whose suggestions take 20-200 ms each.
 HEARTBEAT_THREADS = 4
@@ -242,7 +242,7 @@ class Lanes:
 
     async def call(self, name: LaneName, call: Callable[[], _T]) -> _T:
         if self.loop is not None:
-            return await self.loop.call(URGENCY[name], call)
+            return await self.loop.call(_URGENCY[name], call)
         return await asyncio.get_running_loop().run_in_executor(self._pool(name), call)
 
     async def call_together(self, name: LaneName, together: Together, item: Any) -> Any:
@@ -250,7 +250,7 @@ class Lanes:
         (``LoopQueue.call_together``), or on the lane's threads for those that arrived while
         its threads were busy (``ThreadBatches``). An answer that is an exception is raised."""
         if self.loop is not None:
-            return await self.loop.call_together(URGENCY[name], together, item)
+            return await self.loop.call_together(_URGENCY[name], together, item)
         batches = self._batches.get(name)
         if batches is None:
             pool = self._pool(name)
