@@ -174,7 +174,11 @@ async def main_async(args: argparse.Namespace) -> None:
     ) as client:
         agents = Agents(client, args)
         base = args.index * args.agents
-        ids = [await agents.register(args.sweep, base + i) for i in range(args.agents)]
+        # Together, so each agent holds its own connection when the fleet starts, as a real
+        # agent's first heartbeat reuses the connection it registered on.
+        ids = await asyncio.gather(
+            *(agents.register(args.sweep, base + i) for i in range(args.agents))
+        )
         print("ready", flush=True)
         line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         start = float(line.split()[1])

@@ -597,8 +597,8 @@ def load_table(outcomes: list[Outcome], args: argparse.Namespace) -> list[str]:
     lines = [
         "| store | agents | heartbeats/s | heartbeat p50 / p99 ms | assignment p50 / p99 ms "
         "| history rows/s (offered at most) | batch p50 / p99 ms | runs completed/s | errors "
-        "| duplicate | lost | not finished | server CPU | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| duplicate | lost | not finished | server CPU | agents' CPU | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     offered = args.rows / args.period
     for o in outcomes:
@@ -610,7 +610,7 @@ def load_table(outcomes: list[Outcome], args: argparse.Namespace) -> list[str]:
             f"| {fmt(pct(o.history_ms, 0.5), 1)} / {fmt(pct(o.history_ms, 0.99), 1)} "
             f"| {fmt(o.rate(o.completed), 1)} | {o.errors} | {o.duplicates} | {o.lost} "
             f"| {o.unfinished} of {o.runs} | {o.server_cpu / o.duration:.2f} cores "
-            f"| {o.loadavg:.1f} |"
+            f"| {o.agents_cpu / o.duration:.2f} cores | {o.loadavg:.1f} |"
         )
     return lines
 
