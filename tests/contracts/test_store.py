@@ -18,6 +18,7 @@ from hypersweep.errors import ConflictError, NotFoundError, StoreError
 from hypersweep.store import (
     UPGRADE_COMMAND,
     AgentState,
+    HistoryWrite,
     KeyKind,
     KeyRecord,
     KeyRole,
@@ -307,6 +308,73 @@ def test_a_repeated_history_batch_is_stored_once(store: Store, sweep_id: str) ->
     assert [row.step for row in store.history(run.id)] == [0, 1, 2]
     stored = store.get_run(run.id)
     assert (stored.last_batch, stored.history_rows) == (2, 3)
+
+
+def test_histories_logged_together_answer_each_batch_and_refuse_only_the_bad_ones(
+    store: Store, sweep_id: str
+) -> None:
+    first = store.create_run(sweep_id, {}, T0)
+    second = store.create_run(sweep_id, {}, T0)
+    ended = store.create_run(sweep_id, {}, T0)
+    store.update_run(ended.id, T0, state=RunState.FINISHED)
+    store.append_history(second.id, [(0, {"loss": 1.0})], batch=1)
+    writes = [
+        HistoryWrite(second.id, [(1, {"loss": 0.9})], batch=2, summary={"s": 2}, start=True),
+        HistoryWrite(first.id, [(0, {"loss": 0.5})], batch=1),
+        HistoryWrite("no-such-run", [(0, {"loss": 0.1})], batch=1),
+        HistoryWrite(ended.id, [(0, {"loss": 0.2})], batch=1),
+        HistoryWrite(second.id, [(0, {"loss": 9.0})], batch=1),  # a late retry: not stored
+        HistoryWrite(first.id, [(1, {"loss": 0.4}), (2, {"loss": 0.3})], batch=2),
+    ]
+    out = store.log_histories(writes, at(3))
+    assert len(out) == len(writes)
+    logged_second, logged_first, missing, refused, retry, logged_first_again = out
+    assert isinstance(missing, NotFoundError) and isinstance(refused, ConflictError)
+    assert retry is None
+    assert isinstance(logged_second, RunRecord) and isinstance(logged_first, RunRecord)
+    assert isinstance(logged_first_again, RunRecord)
+    assert (logged_second.state, logged_second.started_at, dict(logged_second.summary)) == (
+        RunState.RUNNING,
+        at(3),
+        {"s": 2},
+    )
+    # one run's batches in their order, each answer the run as that batch left it
+    assert (logged_first.history_rows, logged_first.last_batch) == (1, 1)
+    assert (logged_first_again.history_rows, logged_first_again.last_batch) == (3, 2)
+    assert [row.step for row in store.history(first.id)] == [0, 1, 2]
+    assert [(row.step, dict(row.metrics)) for row in store.history(second.id)] == [
+        (0, {"loss": 1.0}),
+        (1, {"loss": 0.9}),
+    ]
+    assert store.history(ended.id) == []
+    assert store.get_run(first.id) == logged_first_again
+    assert store.log_histories([], at(4)) == []
+
+
+def test_histories_logged_together_from_threads_never_wait_on_each_other_for_ever(
+    store: Store, sweep_id: str
+) -> None:
+    # Two writers, each holding several runs' rows locks until it commits: batches of the same
+    # runs given in opposite orders must not deadlock (PostgreSQL would abort one of them).
+    runs = [store.create_run(sweep_id, {}, T0).id for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def writer(order: list[str]) -> None:
+        try:
+            for step in range(15):
+                writes = [HistoryWrite(run, [(step, {"loss": 1.0})]) for run in order]
+                for answer in store.log_histories(writes, T0):
+                    assert isinstance(answer, RunRecord), answer
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(order,)) for order in (runs, runs[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert all(store.get_run(run).history_rows == 30 for run in runs)
 
 
 def test_log_history_stores_the_batch_and_its_summary_at_once(store: Store, sweep_id: str) -> None:

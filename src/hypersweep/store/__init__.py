@@ -4,7 +4,7 @@
 and ``SqlStore`` on SQLite or PostgreSQL, opened with ``open_store``.
 """
 
-from hypersweep.store._base import RUN_TRANSITIONS, MakeParams, NewRun, Store
+from hypersweep.store._base import RUN_TRANSITIONS, HistoryWrite, MakeParams, NewRun, Store
 from hypersweep.store._kept import keep_sweep_runs
 from hypersweep.store._migrate import UPGRADE_COMMAND, head_revision
 from hypersweep.store._open import DB_FILENAME, default_data_dir, open_store
@@ -30,6 +30,7 @@ __all__ = [
     "AgentRecord",
     "AgentState",
     "HistoryRow",
+    "HistoryWrite",
     "KeyKind",
     "KeyRecord",
     "KeyRole",

@@ -51,7 +51,7 @@ from datetime import datetime
 from typing import Any
 
 from hypersweep.domain import TERMINAL_STATES, RunState
-from hypersweep.errors import ConflictError
+from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
 from hypersweep.store._records import (
     SWEEP_TERMINAL_STATES,
     AgentRecord,
@@ -67,7 +67,7 @@ from hypersweep.store._records import (
     utc,
 )
 
-__all__ = ["RUN_TRANSITIONS", "MakeParams", "NewRun", "Store", "new_run_of"]
+__all__ = ["RUN_TRANSITIONS", "HistoryWrite", "MakeParams", "NewRun", "Store", "new_run_of"]
 
 S = RunState
 RUN_TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
@@ -91,6 +91,17 @@ class NewRun:
 #: Given the sweep's runs (read inside the lock), the new run's params (or a ``NewRun``), or None
 #: for no run.
 MakeParams = Callable[[Sequence[RunRecord]], "Mapping[str, Any] | NewRun | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryWrite:
+    """One ``log_history`` call, for ``log_histories``."""
+
+    run_id: str
+    rows: Sequence[tuple[int, Mapping[str, Any]]]
+    batch: int | None = None
+    summary: Mapping[str, Any] | None = None
+    start: bool = False
 
 
 def new_run_of(made: Mapping[str, Any] | NewRun) -> NewRun:
@@ -353,6 +364,33 @@ class Store(ABC):
             NotFoundError: no run has this id.
             ConflictError: the run is terminal.
         """
+
+    def log_histories(
+        self, writes: Sequence[HistoryWrite], now: datetime
+    ) -> list[RunRecord | HypersweepError | None]:
+        """``log_history`` for each of ``writes`` in turn: for each, what it returns, or the
+        ``NotFoundError`` or ``ConflictError`` it raises. A batch refused does not stop the
+        others; a database failure (``StoreError``) is raised and may leave none stored.
+
+        A store may store them all in one transaction (``SqlStore`` does); this one makes one
+        transaction each.
+        """
+        out: list[RunRecord | HypersweepError | None] = []
+        for write in writes:
+            try:
+                out.append(
+                    self.log_history(
+                        write.run_id,
+                        write.rows,
+                        now,
+                        batch=write.batch,
+                        summary=write.summary,
+                        start=write.start,
+                    )
+                )
+            except (NotFoundError, ConflictError) as exc:
+                out.append(exc)
+        return out
 
     @abstractmethod
     def history(self, run_id: str, keys: Collection[str] | None = None) -> list[HistoryRow]:

@@ -22,6 +22,7 @@ from hypersweep.domain import RunState
 from hypersweep.errors import ConflictError, HypersweepError, NotFoundError, StoreError
 from hypersweep.store import _tables as t
 from hypersweep.store._base import (
+    HistoryWrite,
     MakeParams,
     Store,
     apply_run_update,
@@ -456,21 +457,43 @@ class SqlStore(Store):
         summary: Mapping[str, Any] | None = None,
         start: bool = False,
     ) -> RunRecord | None:
+        write = HistoryWrite(run_id, rows, batch, summary, start)
         with self._transaction(write=True) as conn:
-            run = self._get_run(conn, run_id, lock=True)
-            after = apply_run_update(run, now, log_changes(run, summary, start))
-            changed: dict[str, Any] = {}
-            if after.summary is not run.summary:
-                changed["summary"] = frozen_copy(after.summary)
-            if after.state is not run.state:
-                changed.update(state=after.state.value, started_at=after.started_at)
-            if not self._store_batch(conn, run, rows, batch, changed):
-                return None
-            return dataclasses.replace(
-                after,
-                history_rows=run.history_rows + len(rows),
-                last_batch=batch if batch is not None else run.last_batch,
-            )
+            return self._log_history(conn, write, now)
+
+    def log_histories(
+        self, writes: Sequence[HistoryWrite], now: datetime
+    ) -> list[RunRecord | HypersweepError | None]:
+        """All in one transaction: one commit, and over PostgreSQL two round trips fewer a
+        batch. Runs are locked in id order (a stable sort keeps one run's batches in their
+        order), so two such transactions never wait for each other in a cycle."""
+        out: list[RunRecord | HypersweepError | None] = [None] * len(writes)
+        order = sorted(range(len(writes)), key=lambda index: writes[index].run_id)
+        with self._transaction(write=True) as conn:
+            for index in order:
+                try:
+                    out[index] = self._log_history(conn, writes[index], now)
+                except (NotFoundError, ConflictError) as exc:  # raised before it wrote
+                    out[index] = exc
+        return out
+
+    def _log_history(
+        self, conn: sa.Connection, write: HistoryWrite, now: datetime
+    ) -> RunRecord | None:
+        run = self._get_run(conn, write.run_id, lock=True)
+        after = apply_run_update(run, now, log_changes(run, write.summary, write.start))
+        changed: dict[str, Any] = {}
+        if after.summary is not run.summary:
+            changed["summary"] = frozen_copy(after.summary)
+        if after.state is not run.state:
+            changed.update(state=after.state.value, started_at=after.started_at)
+        if not self._store_batch(conn, run, write.rows, write.batch, changed):
+            return None
+        return dataclasses.replace(
+            after,
+            history_rows=run.history_rows + len(write.rows),
+            last_batch=write.batch if write.batch is not None else run.last_batch,
+        )
 
     def _store_batch(
         self,
