@@ -25,6 +25,7 @@ from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
 from hypersweep.store import (
     AgentRecord,
     AgentState,
+    HistoryWrite,
     NewRun,
     RunRecord,
     Store,
@@ -553,21 +554,52 @@ class Controller:
         Returns:
             Whether THIS run should stop, and why.
         """
-        merged: dict[str, Any] = {}
-        for _, values in rows:
-            merged.update(values)
-        merged.update(summary or {})
-        with self._series.lock_for(run_id):
-            logged = self.store.log_history(
-                run_id, rows, now, batch=batch, summary=merged, start=True
-            )
-            if logged is None:
-                run = self.store.get_run(run_id)
-                return run.stopped, run.stop_reason
-            config = self._config_of(logged.sweep_id)
-            if config.metric is not None:
-                self._series.append_locked(logged.sweep_id, run_id, config.metric.name, rows)
+        answer = self.on_histories([HistoryWrite(run_id, rows, batch, summary)], now)[0]
+        if isinstance(answer, HypersweepError):
+            raise answer
+        return answer
+
+    def on_histories(
+        self, writes: Sequence[HistoryWrite], now: datetime
+    ) -> list[tuple[bool, str | None] | HypersweepError]:
+        """``on_history`` for batches that arrived together (each write's ``summary`` is the
+        batch's own, as ``on_history`` takes it): stored in one store call
+        (``Store.log_histories``, one transaction on a SQL store), then each batch's rule
+        applied in turn. For each batch, its answer or the error it alone met."""
+        stored = [
+            HistoryWrite(write.run_id, write.rows, write.batch, _merged(write), start=True)
+            for write in writes
+        ]
+        with self._series.locks_for([write.run_id for write in writes]):
+            logged = self.store.log_histories(stored, now)
+            for write, result in zip(writes, logged, strict=True):
+                if isinstance(result, RunRecord):
+                    config = self._config_of(result.sweep_id)
+                    if config.metric is not None:
+                        self._series.append_locked(
+                            result.sweep_id, write.run_id, config.metric.name, write.rows
+                        )
+        out: list[tuple[bool, str | None] | HypersweepError] = []
+        for write, result in zip(writes, logged, strict=True):
+            if isinstance(result, HypersweepError):
+                out.append(result)
+                continue
+            try:
+                out.append(self._after_history(write.run_id, result, now))
+            except HypersweepError as exc:
+                out.append(exc)
+        return out
+
+    def _after_history(
+        self, run_id: str, logged: RunRecord | None, now: datetime
+    ) -> tuple[bool, str | None]:
+        """The sweep's ``early_terminate`` rule after a batch of ``run_id`` was stored (None:
+        a repeat, nothing stored): whether that run should stop, and why."""
+        if logged is None:
+            run = self.store.get_run(run_id)
+            return run.stopped, run.stop_reason
         run = logged
+        config = self._config_of(run.sweep_id)
         if config.early_terminate is None or run.stopped or is_importing(run):
             return run.stopped, run.stop_reason
         runs = self.store.list_runs(run.sweep_id, shared=True)
@@ -753,6 +785,15 @@ def _exists(store: Store, run_id: str) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+def _merged(write: HistoryWrite) -> dict[str, Any]:
+    """The summary a batch leaves: the last logged value of each key, then its own summary."""
+    merged: dict[str, Any] = {}
+    for _, values in write.rows:
+        merged.update(values)
+    merged.update(write.summary or {})
+    return merged
 
 
 def _engine_run(run: RunRecord, history: Sequence[Row]) -> engine.Run:

@@ -12,8 +12,9 @@ process, and only that run is read again. With one process the counts always agr
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,16 @@ class SeriesCache:
 
     def lock_for(self, run_id: str) -> threading.RLock:
         return self._locks[hash(run_id) % _STRIPES]
+
+    @contextlib.contextmanager
+    def locks_for(self, run_ids: Collection[str]) -> Iterator[None]:
+        """``lock_for`` of each of ``run_ids``, taken in one order by every caller (so two
+        callers never wait for each other in a cycle), each lock once."""
+        stripes = sorted({hash(run_id) % _STRIPES for run_id in run_ids})
+        with contextlib.ExitStack() as held:
+            for stripe in stripes:
+                held.enter_context(self._locks[stripe])
+            yield
 
     def rows(self, sweep_id: str, metric: str, runs: Sequence[RunRecord]) -> dict[str, list[Row]]:
         """Each run's metric rows: cached, or read again when ``history_rows`` says they grew."""
