@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hypersweep.server._lanes import HEARTBEAT_THREADS, Lanes, LoopQueue
+from hypersweep.server._lanes import HEARTBEAT_THREADS, RUN_WRITE_THREADS, Lanes, LoopQueue
 
 _T = TypeVar("_T")
 
@@ -178,3 +178,51 @@ def test_a_failed_call_on_threads_fails_each_request_of_its_batch_and_not_the_ne
 
     failed, after = _run(main)
     assert isinstance(failed, RuntimeError) and after == "NEXT"
+
+
+def test_history_on_the_event_loop_is_stored_one_batch_a_call() -> None:
+    # A group would hold the loop for every batch in it while heartbeats wait.
+    batches: list[list[str]] = []
+
+    def together(items: list[str]) -> list[object]:
+        batches.append(items)
+        return [ValueError(item) if item == "bad" else item.upper() for item in items]
+
+    async def main() -> list[object]:
+        lanes = Lanes.inline()
+        waiting = [lanes.call_together("history", together, item) for item in ("a", "bad", "b")]
+        return list(await asyncio.gather(*waiting, return_exceptions=True))
+
+    a, bad, b = _run(main)
+    assert batches == [["a"], ["bad"], ["b"]]
+    assert (a, b) == ("A", "B") and isinstance(bad, ValueError)
+
+
+def test_history_on_threads_waits_for_a_run_writer_and_is_stored_together() -> None:
+    release = threading.Event()
+    batches: list[list[str]] = []
+
+    def together(items: list[str]) -> list[object]:
+        batches.append(items)
+        if items[0].startswith("busy"):
+            release.wait(10)
+        return [item.upper() for item in items]
+
+    async def main() -> list[object]:
+        lanes = Lanes()
+        busy = [f"busy{i}" for i in range(RUN_WRITE_THREADS)]
+        first = [asyncio.ensure_future(lanes.call_together("history", together, b)) for b in busy]
+        while len(batches) < RUN_WRITE_THREADS:  # every run writer holds one call
+            await asyncio.sleep(0.01)
+        later = [
+            asyncio.ensure_future(lanes.call_together("history", together, item))
+            for item in ("a", "b", "c")
+        ]
+        await asyncio.sleep(0.05)
+        assert len(batches) == RUN_WRITE_THREADS  # no third call while both are busy
+        release.set()
+        return list(await asyncio.gather(*first, *later))
+
+    answers = _run(main)
+    assert batches[RUN_WRITE_THREADS:] == [["a", "b", "c"]]
+    assert answers[RUN_WRITE_THREADS:] == ["A", "B", "C"]

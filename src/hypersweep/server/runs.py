@@ -6,10 +6,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from hypersweep.controller import Controller
+from hypersweep.errors import HypersweepError
 from hypersweep.protocol import (
     Ack,
     HistoryAck,
@@ -32,7 +35,7 @@ from hypersweep.server._convert import (
 )
 from hypersweep.server._lanes import in_lane
 from hypersweep.server._limits import check_nesting
-from hypersweep.store import HistoryRow
+from hypersweep.store import HistoryRow, HistoryWrite
 
 router = APIRouter(tags=["runs"])
 
@@ -67,9 +70,21 @@ def start_run(run: str, body: RunStart, ctx: Ctx) -> RunOut:
 
 
 @router.post("/runs/{run}/history")
-@in_lane("history")
-def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
-    """Append a batch; the answer says whether the run should stop (early termination)."""
+async def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
+    """Append a batch; the answer says whether the run should stop (early termination).
+
+    Batches that wait for the store together are stored together (``Controller.on_histories``:
+    one transaction), each answered on its own."""
+    write = HistoryWrite(run, _checked_rows(body), body.batch, finite_json(body.summary))
+    stop, reason = await ctx.lanes.call_together(
+        "history", _histories, (ctx.controller, ctx.now(), write)
+    )
+    return HistoryAck(stop=stop, reason=reason)
+
+
+def _checked_rows(body: HistoryBatch) -> list[tuple[int, Mapping[str, Any]]]:
+    """The batch's rows as the store takes them, or the request refused (422) naming each bad
+    step, metric name and summary key."""
     check_nesting(("summary",), body.summary)
     check = RequestCheck()
     rows: list[tuple[int, Mapping[str, Any]]] = []
@@ -84,9 +99,17 @@ def log_history(run: str, body: HistoryBatch, ctx: Ctx) -> HistoryAck:
         rows.append((row.step, metrics))
     _check_keys(check, ("summary",), body.summary)
     check.done()
-    summary = finite_json(body.summary)
-    stop, reason = ctx.controller.on_history(run, rows, summary, ctx.now(), batch=body.batch)
-    return HistoryAck(stop=stop, reason=reason)
+    return rows
+
+
+def _histories(
+    waiting: list[tuple[Controller, datetime, HistoryWrite]],
+) -> list[tuple[bool, str | None] | HypersweepError]:
+    """The history batches waiting together, stored together, at the time of the latest."""
+    controller = waiting[0][0]
+    return controller.on_histories(
+        [write for _, _, write in waiting], max(at for _, at, _ in waiting)
+    )
 
 
 @router.get("/runs/{run}/history")
