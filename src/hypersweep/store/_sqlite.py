@@ -65,17 +65,16 @@ def configure_sqlite(engine: sa.Engine) -> threading.Lock:
 _INSERT_HISTORY = "INSERT INTO history (run_id, step, metrics) VALUES (?, ?, ?)"
 
 
-def insert_history(
-    conn: sa.Connection, run_id: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
-) -> None:
-    """Append ``rows`` of ``run_id`` to the history table inside ``conn``'s transaction.
+def insert_history(conn: sa.Connection, rows: Sequence[tuple[str, int, Mapping[str, Any]]]) -> None:
+    """Append ``rows`` (run id, step, metrics), of one run or several, to the history table
+    inside ``conn``'s transaction.
 
     Driver errors are SQLAlchemy's, as for any other statement, so the store's transaction
     turns them into ``StoreError`` alike.
     """
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection inside a transaction is checked out
-    values = [(run_id, int(step), to_json(metrics).decode()) for step, metrics in rows]
+    values = [(run_id, int(step), to_json(metrics).decode()) for run_id, step, metrics in rows]
     try:
         driver.executemany(_INSERT_HISTORY, values)
     except sqlite3.Error as exc:
