@@ -514,13 +514,17 @@ class SqlStore(Store):
                     rows.extend((write.run_id, step, metrics) for step, metrics in write.rows)
             if rows:
                 self._write_history(conn, rows)
-            if logged:
-                conn.execute(_UPDATE_LOGGED_RUNS, [_logged_values(run) for run in logged.values()])
+            values = [_logged_values(run) for run in logged.values()]
+            if values:  # one run's values alone: a plain execute costs less than executemany
+                conn.execute(_UPDATE_LOGGED_RUNS, values if len(values) > 1 else values[0])
         return out
 
     def _lock_runs(self, conn: sa.Connection, run_ids: Collection[str]) -> dict[str, RunRecord]:
         found: dict[str, RunRecord] = {}
         ordered = sorted(run_ids)
+        if len(ordered) == 1:  # a statement compiled once, unlike an IN (...) of its ids
+            row = conn.execute(_RUN_LOCKED, {"id": ordered[0]}).first()
+            return {} if row is None else {row.id: run_from_row(row)}
         for start in range(0, len(ordered), _READ_CHUNK):
             chunk = ordered[start : start + _READ_CHUNK]
             for row in conn.execute(_RUNS_BY_ID_LOCKED, {"ids": chunk}):
