@@ -564,8 +564,8 @@ class Controller:
     ) -> list[tuple[bool, str | None] | HypersweepError]:
         """``on_history`` for batches that arrived together (each write's ``summary`` is the
         batch's own, as ``on_history`` takes it): stored in one store call
-        (``Store.log_histories``, one transaction on a SQL store), then each batch's rule
-        applied in turn. For each batch, its answer or the error it alone met."""
+        (``Store.log_histories``, one transaction on a SQL store), then the rule of each of
+        their sweeps applied once. For each batch, its answer or the error it alone met."""
         stored = [
             HistoryWrite(write.run_id, write.rows, write.batch, _merged(write), start=True)
             for write in writes
@@ -579,34 +579,54 @@ class Controller:
                         self._series.append_locked(
                             result.sweep_id, write.run_id, config.metric.name, write.rows
                         )
+        # each sweep's rule once for the whole group: its batches are all stored by now, so a
+        # rule applied after each would see the same runs and rows every time
+        judged = {
+            result.sweep_id
+            for result in logged
+            if isinstance(result, RunRecord) and self._judged_after(result)
+        }
+        stopped_now: dict[str, str] = {}
+        failed: dict[str, HypersweepError] = {}  # the sweep's batches get it, not the others
+        for sweep_id in sorted(judged):
+            try:
+                stopped_now.update(self._apply_stopping_rule(sweep_id, now))
+            except HypersweepError as exc:
+                failed[sweep_id] = exc
         out: list[tuple[bool, str | None] | HypersweepError] = []
         for write, result in zip(writes, logged, strict=True):
             if isinstance(result, HypersweepError):
                 out.append(result)
-                continue
-            try:
-                out.append(self._after_history(write.run_id, result, now))
-            except HypersweepError as exc:
-                out.append(exc)
+            elif result is not None and result.sweep_id in failed:
+                out.append(failed[result.sweep_id])
+            elif result is None:  # a repeat: the run's stop order as it stands
+                try:
+                    run = self.store.get_run(write.run_id)
+                except HypersweepError as exc:
+                    out.append(exc)
+                else:
+                    out.append((run.stopped, run.stop_reason))
+            elif result.sweep_id in judged:
+                reason = stopped_now.get(write.run_id)
+                out.append((reason is not None, reason))
+            else:
+                out.append((result.stopped, result.stop_reason))
         return out
 
-    def _after_history(
-        self, run_id: str, logged: RunRecord | None, now: datetime
-    ) -> tuple[bool, str | None]:
-        """The sweep's ``early_terminate`` rule after a batch of ``run_id`` was stored (None:
-        a repeat, nothing stored): whether that run should stop, and why."""
-        if logged is None:
-            run = self.store.get_run(run_id)
-            return run.stopped, run.stop_reason
-        run = logged
+    def _judged_after(self, run: RunRecord) -> bool:
+        """Whether a batch of ``run`` (as it left the run) calls for the sweep's stopping rule."""
         config = self._config_of(run.sweep_id)
-        if config.early_terminate is None or run.stopped or is_importing(run):
-            return run.stopped, run.stop_reason
-        runs = self.store.list_runs(run.sweep_id, shared=True)
-        series = self._metric_rows(run.sweep_id, config, runs)
+        return config.early_terminate is not None and not run.stopped and not is_importing(run)
+
+    def _apply_stopping_rule(self, sweep_id: str, now: datetime) -> dict[str, str]:
+        """The sweep's ``early_terminate`` rule over its runs as stored: the running runs it
+        stops now (marked ``stopped`` with the rule's reason), by id."""
+        config = self._config_of(sweep_id)
+        runs = self.store.list_runs(sweep_id, shared=True)
+        series = self._metric_rows(sweep_id, config, runs)
         by_id = {record.id: record for record in runs}
         engine_runs = [_engine_run(record, series.get(record.id, ())) for record in runs]
-        answer: tuple[bool, str | None] = (False, None)
+        stopped: dict[str, str] = {}
         for order in engine.runs_to_stop(config, engine_runs):
             target = by_id.get(order.run)
             if target is None or target.state is not RunState.RUNNING or target.stopped:
@@ -615,9 +635,8 @@ class Controller:
                 self.store.update_run(target.id, now, stopped=True, stop_reason=order.reason)
             except ConflictError:
                 continue  # it ended meanwhile
-            if target.id == run_id:
-                answer = (True, order.reason)
-        return answer
+            stopped[target.id] = order.reason
+        return stopped
 
     def start_run(
         self,

@@ -34,6 +34,14 @@ def test_batches_stored_together_are_each_answered_and_judged(h: Harness) -> Non
         return log_histories(writes, now)
 
     h.store.log_histories = counting  # type: ignore[method-assign]
+    listed: list[str] = []
+    list_runs = h.store.list_runs
+
+    def listing(sweep_id: str, *args: Any, **kwargs: Any) -> Any:
+        listed.append(sweep_id)
+        return list_runs(sweep_id, *args, **kwargs)
+
+    h.store.list_runs = listing  # type: ignore[method-assign]
     answers = h.controller.on_histories(
         [
             HistoryWrite(bad, [(0, {"loss": 9.0}), (1, {"loss": 5.0})], batch=1),
@@ -43,6 +51,7 @@ def test_batches_stored_together_are_each_answered_and_judged(h: Harness) -> Non
         h.clock.advance(1),
     )
     assert calls == [[bad, "no-such-run", fine]]  # one store call for the three
+    assert listed == [sweep]  # the sweep's rule applied once for its two batches
     stopped, missing, kept = answers
     # band 2 values [0.1, 0.2, 5.0, 0.05] -> the bad run is above the threshold
     assert isinstance(stopped, tuple) and stopped[0] is True
