@@ -31,7 +31,8 @@ For each load:
   machine's load average at the end of each load (the machine may be shared).
 
 ``--diagnose`` adds the parallel coordinates alone on a blank page (1, RUNS/10 and RUNS lines,
-and the WebGL renderer) and the functions with the most own time in a CPU profile of one more
+and the WebGL renderer; then RUNS/5 lines with the WebGL contexts made and the ``readPixels``
+calls the draw waited in) and the functions with the most own time in a CPU profile of one more
 cold load. ``--override PATH=FILE`` serves FILE for PATH (say ``/static/sweep.js``) to try a
 change of the page without touching the package (routes turn the browser cache off);
 ``--server-src DIR`` runs the server (and so its pages) from another copy of ``src/`` (say the
@@ -554,6 +555,50 @@ async ([n, page]) => {
 """
 
 
+PARCOORDS_GL_TRACE = """
+async (n) => {
+  // Which WebGL calls one parcoords draw waits in, as the sweep page draws it: every context
+  // made, and each readPixels (regl's read, where the page waits for the renderer) that took
+  // 5 ms or more, in call order.
+  const node = document.createElement("div");
+  node.style.width = "1300px";
+  node.style.height = "450px";
+  document.body.append(node);
+  const r = () => Array.from({ length: n }, () => Math.random());
+  const dims = ["a", "b", "c", "d", "e"].map((label) => ({ label, values: r() }));
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  const readPixels = WebGLRenderingContext.prototype.readPixels;
+  let contexts = 0;
+  const waits = [];
+  HTMLCanvasElement.prototype.getContext = function (type, attributes) {
+    if (/webgl/.test(type)) {
+      attributes = { ...(attributes || {}), antialias: false };
+      contexts += 1;
+    }
+    return getContext.call(this, type, attributes);
+  };
+  WebGLRenderingContext.prototype.readPixels = function (...args) {
+    const t0 = performance.now();
+    const out = readPixels.apply(this, args);
+    const took = performance.now() - t0;
+    if (took >= 5) waits.push(Math.round(took));
+    return out;
+  };
+  try {
+    const t0 = performance.now();
+    const trace = { type: "parcoords", line: { color: r(), showscale: true }, dimensions: dims };
+    Plotly.react(node, [trace], {}, { plotGlPixelRatio: 1 });
+    return { sync: performance.now() - t0, contexts, waits };
+  } finally {
+    HTMLCanvasElement.prototype.getContext = getContext;
+    WebGLRenderingContext.prototype.readPixels = readPixels;
+    Plotly.purge(node);
+    node.remove();
+  }
+}
+"""
+
+
 def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
     """Where a load's main-thread time goes: parcoords alone, and a CPU profile of one load."""
     lines = [
@@ -587,6 +632,13 @@ def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
                 f"{n:,} lines{how}: `Plotly.react` {sync:,.0f} ms, to the second frame after it "
                 f"{framed:,.0f} ms.  "
             )
+        traced = page.evaluate(PARCOORDS_GL_TRACE, max(1, runs // 5))
+        waits = ", ".join(f"{ms:,} ms" for ms in traced["waits"]) or "none"
+        lines.append(
+            f"{max(1, runs // 5):,} lines as the page draws them, WebGL traced: "
+            f"`Plotly.react` {traced['sync']:,.0f} ms, {traced['contexts']} WebGL contexts, "
+            f"`readPixels` waits of 5 ms or more in call order: {waits}.  "
+        )
         page.close()
     finally:
         context.close()
