@@ -367,6 +367,7 @@ class ServerView:
     assign_ms: list[float] = field(default_factory=list)
     first_spread_ms: float = float("nan")
     first_answered_ms: float = float("nan")
+    later_ms: list[float] = field(default_factory=list)  # after the fleet's first hand-outs
 
 
 def server_view(folder: Path, start: float, end: float, agents: int) -> ServerView:
@@ -388,6 +389,7 @@ def server_view(folder: Path, start: float, end: float, agents: int) -> ServerVi
         [ms for _, ms in handed],
         (first[-1][0] - first[0][0]) * 1000,
         (answered - first[0][0]) * 1000,
+        [ms for _, ms in handed[agents:]],
     )
 
 
@@ -618,16 +620,19 @@ def load_table(outcomes: list[Outcome], args: argparse.Namespace) -> list[str]:
 def server_table(outcomes: list[Outcome]) -> list[str]:
     lines = [
         "| store | agents | mode | assignment inside the server p50 / p99 / max ms "
+        "| after the fleet's first p50 / p99 / max ms "
         "| the fleet's first hand-outs arrived over | and were all answered after |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         view = o.inside
         if not view.assign_ms:
             continue
+        later = view.later_ms or [float("nan")]
         lines.append(
             f"| {o.store} | {o.agents} | {o.mode} | {fmt(pct(view.assign_ms, 0.5), 1)} / "
             f"{fmt(pct(view.assign_ms, 0.99), 1)} / {fmt(max(view.assign_ms), 1)} "
+            f"| {fmt(pct(later, 0.5), 1)} / {fmt(pct(later, 0.99), 1)} / {fmt(max(later), 1)} "
             f"| {fmt(view.first_spread_ms, 1)} ms | {fmt(view.first_answered_ms, 1)} ms |"
         )
     return lines
@@ -652,6 +657,19 @@ def trivial_table(outcomes: list[Outcome]) -> list[str]:
             f"| {o.loadavg:.1f} |"
         )
     return lines
+
+
+def _inside_line(outcome: Outcome) -> list[str]:
+    """The same hand-outs timed inside the server, when ``--server-timing`` timed them."""
+    view = outcome.inside
+    if not view.assign_ms:
+        return []
+    later = view.later_ms or [float("nan")]
+    return [
+        f"  (inside the server: p99 {fmt(pct(view.assign_ms, 0.99), 1)} ms, after the fleet's "
+        f"first hand-outs {fmt(pct(later, 0.99), 1)} ms; the rest of the agents' figure is "
+        "their own processes waiting to send and to read)"
+    ]
 
 
 def verdict(ok: bool) -> str:
@@ -682,6 +700,7 @@ def targets(load: list[Outcome], trivial: list[Outcome]) -> list[str]:
             f"{fmt(pct(sqlite64.later_assign_ms, 0.5), 1)} / "
             f"{fmt(pct(sqlite64.later_assign_ms, 0.99), 1)} ms over "
             f"{len(sqlite64.later_assign_ms)} hand-outs; all: {len(sqlite64.assign_ms)})",
+            *_inside_line(sqlite64),
             f"- 64 agents on SQLite, at least 20,000 history rows/s: {fmt(rows)} rows/s "
             f"= {rows / 20000:.2f}x the target: {verdict(rows >= 20000)}",
         ]
