@@ -18,7 +18,7 @@ from uvicorn.supervisors import Multiprocess
 
 from hypersweep.controller import AGENT_TIMEOUT
 from hypersweep.server._app import create_app
-from hypersweep.server._embedded import bind, url_of
+from hypersweep.server._embedded import bind, freeze_startup_objects, url_of
 from hypersweep.store import open_store
 
 __all__ = ["app_from_env", "serve_workers"]
@@ -34,9 +34,11 @@ def app_from_env() -> FastAPI:
     timeout = float(os.environ.get(TIMEOUT_ENV, AGENT_TIMEOUT.total_seconds()))
     auth = os.environ.get(NO_AUTH_ENV) != "1"
     # several processes share the database: a SQLite write may wait for another process
-    return create_app(
+    app = create_app(
         open_store(os.environ[DB_ENV]), heartbeat_timeout=timeout, auth=auth, inline=False
     )
+    freeze_startup_objects()
+    return app
 
 
 def serve_workers(
