@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from hypersweep.errors import StoreError
 from hypersweep.protocol import API_PREFIX
 from hypersweep.server import create_app
 from hypersweep.server._credentials import login_link, mint
@@ -195,3 +196,19 @@ def test_no_auth_app_answers_everyone(client: Api, store: Store, clock: FakeCloc
     with type(client)(app, base_url=f"http://testserver{API_PREFIX}/") as anonymous:
         assert anonymous.ok(anonymous.get("auth"))["via"] == "none"
         assert anonymous.ok(anonymous.get("sweeps")) == []
+
+
+def test_a_database_failure_while_checking_the_key_is_a_503_that_says_so(
+    client: Api, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gate runs outside the app's error handlers: the store's error must still be answered
+    # as everywhere else (503 and its sentence, which clients retry), not as a bare 500.
+    def failing(digest: str) -> None:
+        raise StoreError("the database at test failed: gone; check that it is reachable")
+
+    monkeypatch.setattr(store, "find_key", failing)
+    unchecked = _anonymous(client, checked=False)  # this 5xx is the one expected
+    unchecked.headers["Authorization"] = client.headers["Authorization"]
+    error = unchecked.error(unchecked.get("sweeps"), 503)
+    assert error.error == "StoreError"
+    assert "check that it is reachable" in error.message

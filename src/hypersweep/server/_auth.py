@@ -24,6 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hypersweep.credentials import digest
+from hypersweep.errors import HypersweepError
 from hypersweep.protocol import API_PREFIX, ErrorBody
 from hypersweep.store import KeyKind, KeyRecord, KeyRole, Store
 
@@ -141,13 +142,17 @@ class AuthGate:
         secret = bearer or session
         key = None
         if secret is not None:
-            key = (
-                authenticate(self.store, secret, self.now())
-                if self._lookups is None
-                else await asyncio.get_running_loop().run_in_executor(
-                    self._lookups, authenticate, self.store, secret, self.now()
+            try:
+                key = (
+                    authenticate(self.store, secret, self.now())
+                    if self._lookups is None
+                    else await asyncio.get_running_loop().run_in_executor(
+                        self._lookups, authenticate, self.store, secret, self.now()
+                    )
                 )
-            )
+            except HypersweepError as exc:  # the app's error handlers are inside this gate
+                await _send_error(send, exc.http_status, type(exc).__name__, str(exc))
+                return
         if key is None:
             await _refuse_unauthenticated(scope, send, headers, presented=secret is not None)
             return
