@@ -62,7 +62,13 @@ def server_process(data_dir: Path | str | None, *extra_args: str) -> Iterator[st
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
         try:
             _wait_healthy(url, process, log)
-            yield url
+            try:
+                yield url
+            except Exception as exc:  # a test failed: what the server printed may say why
+                log.seek(0)
+                if hasattr(exc, "add_note"):  # Python 3.11+
+                    exc.add_note(f"server output (its end):\n{log.read()[-6000:]}")
+                raise
         finally:
             _stop(process)
 

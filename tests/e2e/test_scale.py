@@ -166,12 +166,16 @@ def run_agents(
             if stop_after is not None:
                 # the test's length, not a wait for something: the agents run meanwhile
                 time.sleep(stop_after)
-                response = httpx.post(
-                    f"{url}{API_PREFIX}/sweeps/{sweep_id}/state",
-                    json={"action": "stop"},
-                    headers=auth_headers(url),
-                    timeout=60,
-                )
+                for _ in range(_RETRIES):  # a 503 changed nothing: retried, as agents do
+                    response = httpx.post(
+                        f"{url}{API_PREFIX}/sweeps/{sweep_id}/state",
+                        json={"action": "stop"},
+                        headers=auth_headers(url),
+                        timeout=60,
+                    )
+                    if response.status_code != 503:
+                        break
+                    time.sleep(0.2)
                 assert response.status_code == 200, response.text
             for future in futures:
                 future.result(timeout=_WAIT)
