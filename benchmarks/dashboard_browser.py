@@ -531,49 +531,16 @@ async ([n, page]) => {
   // as the sweep page draws it: WebGL at the screen's pixel ratio (1 here) instead of Plotly's
   // default 2, and no multisampling (the page's choice in software WebGL)
   const config = page ? { plotGlPixelRatio: 1 } : {};
-  const getContext = HTMLCanvasElement.prototype.getContext;
-  if (page) {
-    HTMLCanvasElement.prototype.getContext = function (type, attributes) {
-      if (/webgl/.test(type)) attributes = { ...(attributes || {}), antialias: false };
-      return getContext.call(this, type, attributes);
-    };
-  }
-  try {
-    const t0 = performance.now();
-    const trace = { type: "parcoords", line: { color: r(), showscale: true }, dimensions: dims };
-    Plotly.react(node, [trace], {}, config);
-    const sync = performance.now() - t0;
-    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    const framed = performance.now() - t0;
-    return [sync, framed];
-  } finally {
-    HTMLCanvasElement.prototype.getContext = getContext;
-    Plotly.purge(node);
-    node.remove();
-  }
-}
-"""
-
-
-PARCOORDS_GL_TRACE = """
-async (n) => {
-  // Which WebGL calls one parcoords draw waits in, as the sweep page draws it: every context
-  // made, and each readPixels (regl's read, where the page waits for the renderer) that took
-  // 5 ms or more, in call order.
-  const node = document.createElement("div");
-  node.style.width = "1300px";
-  node.style.height = "450px";
-  document.body.append(node);
-  const r = () => Array.from({ length: n }, () => Math.random());
-  const dims = ["a", "b", "c", "d", "e"].map((label) => ({ label, values: r() }));
+  // and where the draw waits: the WebGL contexts it makes, and each readPixels (regl's read,
+  // where the page waits for the renderer) of 5 ms or more, in call order
   const getContext = HTMLCanvasElement.prototype.getContext;
   const readPixels = WebGLRenderingContext.prototype.readPixels;
   let contexts = 0;
   const waits = [];
   HTMLCanvasElement.prototype.getContext = function (type, attributes) {
     if (/webgl/.test(type)) {
-      attributes = { ...(attributes || {}), antialias: false };
       contexts += 1;
+      if (page) attributes = { ...(attributes || {}), antialias: false };
     }
     return getContext.call(this, type, attributes);
   };
@@ -587,8 +554,11 @@ async (n) => {
   try {
     const t0 = performance.now();
     const trace = { type: "parcoords", line: { color: r(), showscale: true }, dimensions: dims };
-    Plotly.react(node, [trace], {}, { plotGlPixelRatio: 1 });
-    return { sync: performance.now() - t0, contexts, waits };
+    Plotly.react(node, [trace], {}, config);
+    const sync = performance.now() - t0;
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const framed = performance.now() - t0;
+    return [sync, framed, contexts, waits];
   } finally {
     HTMLCanvasElement.prototype.getContext = getContext;
     WebGLRenderingContext.prototype.readPixels = readPixels;
@@ -624,7 +594,7 @@ def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
             (runs, True),
             (runs, True),
         ]:
-            sync, framed = page.evaluate(PARCOORDS_ALONE, [n, as_page])
+            sync, framed, _, _ = page.evaluate(PARCOORDS_ALONE, [n, as_page])
             how = ""
             if as_page:
                 how = " as the page draws them (`plotGlPixelRatio` 1, no multisampling)"
@@ -632,12 +602,13 @@ def diagnose(browser: Any, spec: Page, runs: int) -> list[str]:
                 f"{n:,} lines{how}: `Plotly.react` {sync:,.0f} ms, to the second frame after it "
                 f"{framed:,.0f} ms.  "
             )
-        traced = page.evaluate(PARCOORDS_GL_TRACE, max(1, runs // 5))
-        waits = ", ".join(f"{ms:,} ms" for ms in traced["waits"]) or "none"
+        traced = max(1, runs // 5)
+        sync, _, contexts, waited = page.evaluate(PARCOORDS_ALONE, [traced, True])
+        waits = ", ".join(f"{ms:,} ms" for ms in waited) or "none"
         lines.append(
-            f"{max(1, runs // 5):,} lines as the page draws them, WebGL traced: "
-            f"`Plotly.react` {traced['sync']:,.0f} ms, {traced['contexts']} WebGL contexts, "
-            f"`readPixels` waits of 5 ms or more in call order: {waits}.  "
+            f"{traced:,} lines as the page draws them, WebGL traced: `Plotly.react` "
+            f"{sync:,.0f} ms, {contexts} WebGL contexts, `readPixels` waits of 5 ms or more in "
+            f"call order: {waits}.  "
         )
         page.close()
     finally:
