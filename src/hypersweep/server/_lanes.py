@@ -65,11 +65,20 @@ _T = TypeVar("_T")
 LaneName = Literal["heartbeats", "runs", "history"]
 #: Which lane's calls go first on the event loop (lower first).
 _URGENCY: dict[LaneName, int] = {"heartbeats": 0, "runs": 1, "history": 2}
+#: Whether a lane's calls waiting together on the event loop are made as one. Not history's:
+#: a group there held the loop for all its batches while heartbeats waited (module docstring).
+_TOGETHER_ON_LOOP: dict[LaneName, bool] = {"heartbeats": True, "runs": True, "history": False}
 
 # Enough heartbeats at once for a bayes sweep, whose suggestions take 20-200 ms each.
 HEARTBEAT_THREADS = 4
 # Enough that a PostgreSQL round trip of one write overlaps the work of another.
 RUN_WRITE_THREADS = 2
+#: The threads of each lane's pool (history shares the run writers').
+_THREADS: dict[LaneName, int] = {
+    "heartbeats": HEARTBEAT_THREADS,
+    "runs": RUN_WRITE_THREADS,
+    "history": RUN_WRITE_THREADS,
+}
 
 
 def _pool(threads: int, name: str) -> ThreadPoolExecutor:
@@ -264,7 +273,7 @@ class Lanes:
         (``LoopQueue.call_together``), or on the lane's threads for those that arrived while
         its threads were busy (``ThreadBatches``). An answer that is an exception is raised."""
         if self.loop is not None:
-            if name == "history":  # a heartbeat then waits behind one batch, not a group
+            if not _TOGETHER_ON_LOOP[name]:
                 return await self.loop.call(
                     _URGENCY[name], functools.partial(_alone, together, item)
                 )
@@ -273,8 +282,7 @@ class Lanes:
         if batches is None:
             pool = self._pool(name)
             assert pool is not None  # no event loop queue: every lane has its pool
-            at_once = HEARTBEAT_THREADS if name == "heartbeats" else RUN_WRITE_THREADS
-            batches = self._batches[name] = ThreadBatches(pool, at_once)
+            batches = self._batches[name] = ThreadBatches(pool, _THREADS[name])
         return await batches.call(together, item)
 
     def _pool(self, name: LaneName) -> ThreadPoolExecutor | None:
