@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hypersweep.server._lanes import HEARTBEAT_THREADS, RUN_WRITE_THREADS, Lanes, LoopQueue
+from hypersweep.server._lanes import (
+    HEARTBEAT_THREADS,
+    RUN_WRITE_THREADS,
+    LaneName,
+    Lanes,
+    LoopQueue,
+)
 
 _T = TypeVar("_T")
 
@@ -126,7 +132,13 @@ def test_a_call_made_together_on_threads_alone_is_made_at_once() -> None:
     assert _run(main) == 1
 
 
-def test_calls_made_together_on_threads_while_all_are_busy_are_made_together() -> None:
+@pytest.mark.parametrize(
+    ("lane", "threads"), [("heartbeats", HEARTBEAT_THREADS), ("history", RUN_WRITE_THREADS)]
+)
+def test_calls_made_together_on_threads_while_all_are_busy_are_made_together(
+    lane: LaneName, threads: int
+) -> None:
+    # history waits for one of the run writers it shares with a run's start and finish
     release = threading.Event()
     batches: list[list[str]] = []
 
@@ -138,25 +150,24 @@ def test_calls_made_together_on_threads_while_all_are_busy_are_made_together() -
 
     async def main() -> list[object]:
         lanes = Lanes()
-        busy = [f"busy{i}" for i in range(HEARTBEAT_THREADS)]
-        first = [
-            asyncio.ensure_future(lanes.call_together("heartbeats", together, b)) for b in busy
-        ]
-        while len(batches) < HEARTBEAT_THREADS:  # every thread holds one call
+        busy = [f"busy{i}" for i in range(threads)]
+        first = [asyncio.ensure_future(lanes.call_together(lane, together, b)) for b in busy]
+        while len(batches) < threads:  # every thread holds one call
             await asyncio.sleep(0.01)
         later = [
-            asyncio.ensure_future(lanes.call_together("heartbeats", together, item))
+            asyncio.ensure_future(lanes.call_together(lane, together, item))
             for item in ("a", "bad", "b")
         ]
         await asyncio.sleep(0.05)
+        assert len(batches) == threads  # no call more while all are busy
         release.set()
         return list(await asyncio.gather(*first, *later, return_exceptions=True))
 
     answers = _run(main)
-    assert sorted(map(len, batches)) == [1] * HEARTBEAT_THREADS + [3]
+    assert sorted(map(len, batches)) == [1] * threads + [3]
     assert batches[-1] == ["a", "bad", "b"]  # the three that waited: one call, in order
-    assert answers[:HEARTBEAT_THREADS] == [f"BUSY{i}" for i in range(HEARTBEAT_THREADS)]
-    a, bad, b = answers[HEARTBEAT_THREADS:]
+    assert answers[:threads] == [f"BUSY{i}" for i in range(threads)]
+    a, bad, b = answers[threads:]
     assert (a, b) == ("A", "B") and isinstance(bad, ValueError)
 
 
@@ -196,33 +207,3 @@ def test_history_on_the_event_loop_is_stored_one_batch_a_call() -> None:
     a, bad, b = _run(main)
     assert batches == [["a"], ["bad"], ["b"]]
     assert (a, b) == ("A", "B") and isinstance(bad, ValueError)
-
-
-def test_history_on_threads_waits_for_a_run_writer_and_is_stored_together() -> None:
-    release = threading.Event()
-    batches: list[list[str]] = []
-
-    def together(items: list[str]) -> list[object]:
-        batches.append(items)
-        if items[0].startswith("busy"):
-            release.wait(10)
-        return [item.upper() for item in items]
-
-    async def main() -> list[object]:
-        lanes = Lanes()
-        busy = [f"busy{i}" for i in range(RUN_WRITE_THREADS)]
-        first = [asyncio.ensure_future(lanes.call_together("history", together, b)) for b in busy]
-        while len(batches) < RUN_WRITE_THREADS:  # every run writer holds one call
-            await asyncio.sleep(0.01)
-        later = [
-            asyncio.ensure_future(lanes.call_together("history", together, item))
-            for item in ("a", "b", "c")
-        ]
-        await asyncio.sleep(0.05)
-        assert len(batches) == RUN_WRITE_THREADS  # no third call while both are busy
-        release.set()
-        return list(await asyncio.gather(*first, *later))
-
-    answers = _run(main)
-    assert batches[RUN_WRITE_THREADS:] == [["a", "b", "c"]]
-    assert answers[RUN_WRITE_THREADS:] == ["A", "B", "C"]
