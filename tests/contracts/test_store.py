@@ -134,7 +134,7 @@ def test_unknown_ids_raise_not_found(store: Store, sweep_id: str) -> None:
         lambda: store.list_runs("missing0"),
         lambda: store.get_run("missing0"),
         lambda: store.update_run("missing0", T0, state=RunState.RUNNING),
-        lambda: store.append_history("missing0", [(0, {"a": 1})]),
+        lambda: store.log_history("missing0", [(0, {"a": 1})], T0),
         lambda: store.history("missing0"),
         lambda: store.append_output("missing0", "stdout", "x"),
         lambda: store.output("missing0"),
@@ -216,7 +216,7 @@ TERMINAL = sorted(TERMINAL_STATES, key=str)
 def test_terminal_runs_never_change(store: Store, sweep_id: str, final: RunState) -> None:
     run = store.create_run(sweep_id, {}, T0)
     store.update_run(run.id, at(1), state=RunState.RUNNING)
-    store.append_history(run.id, [(0, {"loss": 1.0})])
+    store.log_history(run.id, [(0, {"loss": 1.0})], T0)
     store.append_output(run.id, "stdout", "hi\n")
     ended = store.update_run(run.id, at(2), state=final, exit_code=0, summary={"loss": 1.0})
     attempts: list[Any] = [
@@ -224,7 +224,7 @@ def test_terminal_runs_never_change(store: Store, sweep_id: str, final: RunState
         lambda: store.update_run(run.id, at(3), state=final),
         lambda: store.update_run(run.id, at(3), summary={"loss": 0.0}),
         lambda: store.update_run(run.id, at(3), stopped=True, stop_reason="late"),
-        lambda: store.append_history(run.id, [(1, {"loss": 0.0})]),
+        lambda: store.log_history(run.id, [(1, {"loss": 0.0})], T0),
         lambda: store.append_output(run.id, "stdout", "more"),
     ]
     for attempt in attempts:
@@ -262,9 +262,9 @@ def test_list_runs_by_state_and_counts(store: Store, sweep_id: str) -> None:
 
 def test_history_batches_order_and_keys(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
-    store.append_history(run.id, [(0, {"loss": 1.0, "acc": 0.1}), (2, {"loss": 0.5})])
-    store.append_history(run.id, [(1, {"acc": 0.2, "lr": 0.1}), (3, {"loss": 0.2, "acc": 0.9})])
-    store.append_history(run.id, [])
+    store.log_history(run.id, [(0, {"loss": 1.0, "acc": 0.1}), (2, {"loss": 0.5})], T0)
+    store.log_history(run.id, [(1, {"acc": 0.2, "lr": 0.1}), (3, {"loss": 0.2, "acc": 0.9})], T0)
+    store.log_history(run.id, [], T0)
     rows = store.history(run.id)
     assert [(r.step, dict(r.metrics)) for r in rows] == [
         (0, {"loss": 1.0, "acc": 0.1}),
@@ -300,11 +300,11 @@ def test_logged_values_of_every_json_kind_come_back_as_logged(store: Store, swee
 
 def test_a_repeated_history_batch_is_stored_once(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
-    assert store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)
-    assert not store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)  # a retry
-    assert store.append_history(run.id, [(1, {"loss": 0.5})], batch=2)
-    assert not store.append_history(run.id, [(0, {"loss": 1.0})], batch=1)  # a late retry
-    assert store.append_history(run.id, [(2, {"loss": 0.2})])  # no batch number: stored
+    assert store.log_history(run.id, [(0, {"loss": 1.0})], T0, batch=1) is not None
+    assert store.log_history(run.id, [(0, {"loss": 1.0})], T0, batch=1) is None  # a retry
+    assert store.log_history(run.id, [(1, {"loss": 0.5})], T0, batch=2) is not None
+    assert store.log_history(run.id, [(0, {"loss": 1.0})], T0, batch=1) is None  # a late retry
+    assert store.log_history(run.id, [(2, {"loss": 0.2})], T0) is not None  # no number: stored
     assert [row.step for row in store.history(run.id)] == [0, 1, 2]
     stored = store.get_run(run.id)
     assert (stored.last_batch, stored.history_rows) == (2, 3)
@@ -317,7 +317,7 @@ def test_histories_logged_together_answer_each_batch_and_refuse_only_the_bad_one
     second = store.create_run(sweep_id, {}, T0)
     ended = store.create_run(sweep_id, {}, T0)
     store.update_run(ended.id, T0, state=RunState.FINISHED)
-    store.append_history(second.id, [(0, {"loss": 1.0})], batch=1)
+    store.log_history(second.id, [(0, {"loss": 1.0})], T0, batch=1)
     writes = [
         HistoryWrite(second.id, [(1, {"loss": 0.9})], batch=2, summary={"s": 2}, start=True),
         HistoryWrite(first.id, [(0, {"loss": 0.5})], batch=1),
@@ -474,10 +474,10 @@ def test_assign_runs_makes_one_run_per_agent_until_the_callback_says_none(
 def test_runs_count_their_history_rows(store: Store, sweep_id: str) -> None:
     run = store.create_run(sweep_id, {}, T0)
     assert run.history_rows == 0
-    store.append_history(run.id, [(0, {"loss": 1.0}), (1, {"acc": 0.5})])
-    store.append_history(run.id, [])
+    store.log_history(run.id, [(0, {"loss": 1.0}), (1, {"acc": 0.5})], T0)
+    store.log_history(run.id, [], T0)
     store.update_run(run.id, T0, summary={"loss": 1.0})  # an update keeps the count
-    store.append_history(run.id, [(2, {"loss": 0.5})])
+    store.log_history(run.id, [(2, {"loss": 0.5})], T0)
     assert store.get_run(run.id).history_rows == 3
     (listed,) = store.list_runs(sweep_id)
     assert listed.history_rows == 3
@@ -627,7 +627,7 @@ def test_upgrading_a_0001_database_keeps_its_runs_and_counts_their_rows(tmp_path
     assert _upgrade(str(path)) == ("0001", head_revision())
     with open_store(path) as store:
         assert store.get_run("r").history_rows == 3
-        store.append_history("r", [(2**40, {"tokens": 1})])  # 64-bit steps
+        store.log_history("r", [(2**40, {"tokens": 1})], T0)  # 64-bit steps
         assert store.history("r")[-1].step == 2**40
 
 

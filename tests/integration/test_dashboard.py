@@ -475,7 +475,7 @@ def test_the_watcher_sends_the_sweep_only_when_it_or_its_runs_change(
     run = store.create_run(sweep.id, {"lr": 0.5}, now)
     watcher = events.SweepWatcher(AppContext(store, Controller(store), lambda: now), sweep.id)
     assert json.loads(watcher.snapshot())["sweep"]["run_counts"]["pending"] == 1
-    store.append_history(run.id, [(0, {"loss": 2.0})])
+    store.log_history(run.id, [(0, {"loss": 2.0})], now)
     changed = watcher.delta()
     assert changed is not None
     assert json.loads(changed)["sweep"] is None, "history alone leaves the sweep as it was"

@@ -757,7 +757,7 @@ class Controller:
         if history:
             config = self.parsed(sweep)
             with self._series.lock_for(run.id):
-                self.store.append_history(run.id, history)
+                self.store.log_history(run.id, history, now)
                 if config.metric is not None:
                     self._series.append_locked(sweep.id, run.id, config.metric.name, history)
             for _, values in history:

@@ -26,7 +26,7 @@ Atomicity
     Each method is atomic on its own. ``assign_run`` is the one read-modify-write: it reads the
     sweep's runs, asks the callback for parameters and inserts the new run in ONE transaction
     that holds the sweep's lock, so parallel agents never receive the same grid point.
-    ``append_history`` inserts the whole batch or nothing.
+    ``log_history`` inserts the whole batch or nothing.
 
 Run state machine (``RUN_TRANSITIONS``)::
 
@@ -325,22 +325,6 @@ class Store(ABC):
     # -- history and output --------------------------------------------------------------------
 
     @abstractmethod
-    def append_history(
-        self,
-        run_id: str,
-        rows: Sequence[tuple[int, Mapping[str, Any]]],
-        *,
-        batch: int | None = None,
-    ) -> bool:
-        """Append ``(step, metrics)`` rows in one batch: all of them or none.
-
-        ``batch`` is the sender's sequence number of the batch (1, 2, ...; a retry repeats it):
-        a batch at or below the run's ``last_batch`` was stored before and is skipped, so a
-        batch whose acknowledgement was lost is stored once. Returns False for such a repeat
-        (nothing stored), else True.
-        """
-
-    @abstractmethod
     def log_history(
         self,
         run_id: str,
@@ -351,7 +335,12 @@ class Store(ABC):
         summary: Mapping[str, Any] | None = None,
         start: bool = False,
     ) -> RunRecord | None:
-        """``append_history`` and what the batch says about the run, in one transaction.
+        """Append ``(step, metrics)`` rows in one batch (all of them or none) and what the batch
+        says about the run, in one transaction.
+
+        ``batch`` is the sender's sequence number of the batch (1, 2, ...; a retry repeats it):
+        a batch at or below the run's ``last_batch`` was stored before and is skipped, so a
+        batch whose acknowledgement was lost is stored once.
 
         ``summary`` is merged over the run's summary (as ``update_run``), and with ``start`` a
         pending run becomes running. One write instead of two is what lets a busy server store

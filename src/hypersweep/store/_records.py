@@ -169,7 +169,7 @@ class RunRecord:
     search_info: Mapping[str, Any] = field(default_factory=dict)
     #: history rows appended so far (by any server process sharing the store)
     history_rows: int = 0
-    #: the highest sequence number of a history batch stored (``append_history(batch=)``)
+    #: the highest sequence number of a history batch stored (``log_history(batch=)``)
     last_batch: int | None = None
     #: what ``init()`` says about the run besides its name: tags, notes, group, job_type
     meta: Mapping[str, Any] = field(default_factory=dict)

@@ -209,27 +209,6 @@ class MemoryStore(Store):
 
     # -- history and output --------------------------------------------------------------------
 
-    def append_history(
-        self,
-        run_id: str,
-        rows: Sequence[tuple[int, Mapping[str, Any]]],
-        *,
-        batch: int | None = None,
-    ) -> bool:
-        with self._lock:
-            run = self._run(run_id)
-            check_run_changeable(run)
-            if batch is not None and run.last_batch is not None and batch <= run.last_batch:
-                return False
-            stored = [HistoryRow(run_id, int(step), frozen_copy(m)) for step, m in rows]
-            self._history.setdefault(run_id, []).extend(stored)
-            self._runs[run_id] = dataclasses.replace(
-                run,
-                history_rows=run.history_rows + len(stored),
-                last_batch=batch if batch is not None else run.last_batch,
-            )
-            return True
-
     def log_history(
         self,
         run_id: str,
@@ -243,12 +222,14 @@ class MemoryStore(Store):
         with self._lock:
             run = self._run(run_id)
             after = apply_run_update(run, now, log_changes(run, summary, start))
-            if not self.append_history(run_id, rows, batch=batch):
-                return None
+            if batch is not None and run.last_batch is not None and batch <= run.last_batch:
+                return None  # stored before: its acknowledgement was lost
+            stored = [HistoryRow(run_id, int(step), frozen_copy(m)) for step, m in rows]
+            self._history.setdefault(run_id, []).extend(stored)
             self._runs[run_id] = dataclasses.replace(
                 after,
-                history_rows=self._runs[run_id].history_rows,
-                last_batch=self._runs[run_id].last_batch,
+                history_rows=run.history_rows + len(stored),
+                last_batch=batch if batch is not None else run.last_batch,
             )
             return _snapshot(self._runs[run_id])
 

@@ -103,9 +103,6 @@ _UPDATE_RUN = (
 _INSERT_HISTORY = sa.insert(t.history)
 #: how history rows go in: (connection in its transaction, rows as (run id, step, metrics))
 WriteHistory = Callable[[sa.Connection, Sequence[tuple[str, int, Mapping[str, Any]]]], None]
-_UPDATE_LOGGED_RUN = _UPDATE_RUN.values(
-    history_rows=t.runs.c.history_rows + sa.bindparam("added_rows", type_=sa.BigInteger)
-)
 # several batches' runs: what they read, and each run's row once after all its batches
 _RUNS_BY_ID_LOCKED = (
     sa.select(t.runs)
@@ -461,18 +458,6 @@ class SqlStore(Store):
 
     # -- history and output --------------------------------------------------------------------
 
-    def append_history(
-        self,
-        run_id: str,
-        rows: Sequence[tuple[int, Mapping[str, Any]]],
-        *,
-        batch: int | None = None,
-    ) -> bool:
-        with self._transaction(write=True) as conn:
-            run = self._get_run(conn, run_id, lock=batch is not None)
-            check_run_changeable(run)
-            return self._store_batch(conn, run, rows, batch, {})
-
     def log_history(
         self,
         run_id: str,
@@ -547,30 +532,6 @@ class SqlStore(Store):
             history_rows=run.history_rows + len(write.rows),
             last_batch=write.batch if write.batch is not None else run.last_batch,
         )
-
-    def _store_batch(
-        self,
-        conn: sa.Connection,
-        run: RunRecord,
-        rows: Sequence[tuple[int, Mapping[str, Any]]],
-        batch: int | None,
-        columns: Mapping[str, Any],
-    ) -> bool:
-        """Insert a batch and update the run row once: False (nothing done) for a repeat."""
-        if batch is not None and run.last_batch is not None and batch <= run.last_batch:
-            return False  # stored before: its acknowledgement was lost
-        values: dict[str, Any] = dict(columns)
-        if batch is not None:
-            values["last_batch"] = batch
-        if not rows:
-            if values:
-                conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
-            return True
-        self._write_history(conn, [(run.id, step, metrics) for step, metrics in rows])
-        # counted in the same transaction, so the count never runs ahead of the rows
-        values["added_rows"] = len(rows)
-        conn.execute(_UPDATE_LOGGED_RUN, {"run_id": run.id, **values})
-        return True
 
     @staticmethod
     def _insert_history(
