@@ -579,6 +579,11 @@ class Controller:
                         self._series.append_locked(
                             result.sweep_id, write.run_id, config.metric.name, write.rows
                         )
+        reached = {
+            result.sweep_id
+            for write, result in zip(writes, logged, strict=True)
+            if isinstance(result, RunRecord) and self._rows_reach_target(result, write.rows)
+        }
         # each sweep's rule once for the whole group: its batches are all stored by now, so a
         # rule applied after each would see the same runs and rows every time
         judged = {
@@ -588,7 +593,12 @@ class Controller:
         }
         stopped_now: dict[str, str] = {}
         failed: dict[str, HypersweepError] = {}  # the sweep's batches get it, not the others
-        for sweep_id in sorted(judged):
+        for sweep_id in sorted(reached):
+            try:
+                self._finish_at_target(sweep_id, now)
+            except HypersweepError as exc:
+                failed[sweep_id] = exc
+        for sweep_id in sorted(judged - failed.keys()):
             try:
                 stopped_now.update(self._apply_stopping_rule(sweep_id, now))
             except HypersweepError as exc:
@@ -612,6 +622,29 @@ class Controller:
             else:
                 out.append((result.stopped, result.stop_reason))
         return out
+
+    def _rows_reach_target(
+        self, run: RunRecord, rows: Sequence[tuple[int, Mapping[str, Any]]]
+    ) -> bool:
+        """Whether a batch of ``run`` logged its sweep's ``metric.target``: a value the run
+        passed through counts (spec §2.3), not only the last one its summary keeps."""
+        metric = self._config_of(run.sweep_id).metric
+        if metric is None or metric.target is None or is_importing(run):
+            return False
+        for _, metrics in rows:
+            value = finite(metrics.get(metric.name))
+            if value is not None and reaches(value, metric.target, metric.goal):
+                return True
+        return False
+
+    def _finish_at_target(self, sweep_id: str, now: datetime) -> None:
+        """The sweep stops creating runs (spec §2.3); running runs go on to completion."""
+        try:
+            sweep = self.store.get_sweep(sweep_id)
+            if sweep.state in (SweepState.PENDING, SweepState.RUNNING):
+                self.store.set_sweep_state(sweep_id, SweepState.FINISHED, now)
+        except ConflictError:
+            return  # its state moved meanwhile (stopped, canceled): nothing to finish
 
     def _judged_after(self, run: RunRecord) -> bool:
         """Whether a batch of ``run`` (as it left the run) calls for the sweep's stopping rule."""

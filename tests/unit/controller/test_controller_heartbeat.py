@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from _controller_harness import Harness
 
 from hypersweep.controller import AssignRun, Exit, StopRun
@@ -96,6 +97,31 @@ def test_a_run_reaching_the_target_finishes_the_sweep(h: Harness) -> None:
     h.run_to_end(h.take(agent).run_id, [{"acc": 0.95}])
     assert h.beat(other, [busy]) == []  # a running run continues to completion
     assert h.store.get_sweep(sweep).state is SweepState.FINISHED
+    (command,) = h.beat(agent)
+    assert isinstance(command, Exit)
+
+
+@pytest.mark.parametrize(
+    ("goal", "values"), [("minimize", [0.5, 0.05, 0.2]), ("maximize", [0.5, 0.95, 0.6])]
+)
+def test_a_value_logged_on_the_way_reaches_the_target_though_the_summary_moved_on(
+    h: Harness, goal: str, values: list[float]
+) -> None:
+    target = 0.1 if goal == "minimize" else 0.9
+    sweep = h.sweep({**RANDOM, "metric": {"name": "loss", "goal": goal, "target": target}})
+    agent, other = h.agent(sweep), h.agent(sweep)
+    run, busy = h.take(agent).run_id, h.take(other).run_id
+    h.controller.start_run(busy, h.clock())
+    h.controller.start_run(run, h.clock())
+    h.controller.on_history(run, [(0, {"loss": values[0]})], None, h.clock())
+    assert h.store.get_sweep(sweep).state is SweepState.RUNNING
+    h.controller.on_history(
+        run, [(1, {"loss": values[1]}), (2, {"loss": values[2]})], None, h.clock()
+    )
+    assert h.store.get_run(run).summary["loss"] == values[2]  # the last value, as in W&B
+    assert h.store.get_sweep(sweep).state is SweepState.FINISHED
+    h.controller.finish_run(run, h.clock(), exit_code=0)
+    assert h.beat(other, [busy]) == []  # a running run continues to completion
     (command,) = h.beat(agent)
     assert isinstance(command, Exit)
 
