@@ -16,7 +16,7 @@ from typing import Any
 
 from hypersweep import engine
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
-from hypersweep.controller._retry import next_preempted_rerun, next_retry
+from hypersweep.controller._retry import latest_attempts, next_preempted_rerun, next_retry
 from hypersweep.controller._series import Row, SeriesCache
 from hypersweep.controller._summary import counts_against_cap, finite, reaches
 from hypersweep.controller._sweeps import register_agent
@@ -463,7 +463,8 @@ class Controller:
         that reads them (bayes, tpe), as each costs a walk over every run of the sweep.
         """
         config = self.parsed(sweep)
-        series = self._metric_rows(sweep.id, config, runs) if engine.needs_history(config) else {}
+        learns = engine.needs_history(config)  # bayes, tpe: a model of the results
+        series = self._metric_rows(sweep.id, config, runs) if learns else {}
         outcome: dict[str, Any] = {"why": f"sweep {sweep.id} has no more runs to hand out"}
 
         def make_params(records: Sequence[RunRecord]) -> NewRun | None:
@@ -488,7 +489,8 @@ class Controller:
                 again = next_retry(records, config.retry)
                 if again is not None:
                     return again
-            runs = self._engine_runs(sweep.id, records, series)
+            searched = latest_attempts(records) if learns else records
+            runs = self._engine_runs(sweep.id, searched, series)
             suggestions = engine.next_runs(config, runs, 1)
             if not suggestions:
                 if config.retry is not None and any(run.state in _ALIVE for run in records):

@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from hypersweep.config import RetryPolicy
 from hypersweep.store import NewRun, RunRecord
 
-__all__ = ["PREEMPTED_RETRIES", "attempt_of", "next_preempted_rerun", "next_retry", "root_of"]
+__all__ = [
+    "PREEMPTED_RETRIES",
+    "attempt_of",
+    "latest_attempts",
+    "next_preempted_rerun",
+    "next_retry",
+    "root_of",
+]
 
 #: Re-runs of a preempted logical run when ``retry:`` does not list ``preempted``.
 PREEMPTED_RETRIES = 3
@@ -62,3 +69,18 @@ def next_preempted_rerun(runs: Sequence[RunRecord], policy: RetryPolicy | None) 
     else:
         limit = PREEMPTED_RETRIES
     return next_retry(runs, RetryPolicy(limit, _PREEMPTED))
+
+
+def latest_attempts(runs: Sequence[RunRecord]) -> Sequence[RunRecord]:
+    """``runs`` without the attempts that a later attempt of their logical run replaced: what a
+    search that learns from results sees. A preempted attempt that was run again would
+    otherwise count as in flight for ever (spec §4.4.2: W&B resumes the same run), and a crash
+    that a retry made good would stay an observation beside the retry's result."""
+    latest: dict[str, int] = {}
+    for run in runs:
+        root = run.search_info.get("retry_of")
+        if isinstance(root, str):
+            latest[root] = max(latest.get(root, 1), attempt_of(run))
+    if not latest:  # the usual case: no run was ever run again
+        return runs
+    return [run for run in runs if attempt_of(run) >= latest.get(root_of(run), 0)]

@@ -84,3 +84,35 @@ def test_an_exhausted_grid_waits_while_a_run_that_may_need_a_retry_is_alive(h: H
     (again,) = h.beat(busy, [])  # it crashed; its agent, idle now, gets the re-run
     assert isinstance(again, AssignRun)
     assert again.params == {"x": 1}
+
+
+def test_a_preempted_run_that_ran_again_is_not_in_flight_for_the_model(h: Harness) -> None:
+    sweep = h.sweep(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}},
+        }
+    )
+    agent = h.agent(sweep)
+
+    def loss(run_id: str) -> dict[str, float]:
+        params = h.store.get_run(run_id).params
+        return {"loss": (params["x"] - 0.3) ** 2 + (params["y"] - 0.7) ** 2}
+
+    for _ in range(12):
+        run = h.take(agent).run_id
+        h.run_to_end(run, [loss(run)])
+    preempted = h.take(agent).run_id
+    h.controller.start_run(preempted, h.clock())
+    h.controller.finish_run(preempted, h.clock(), exit_code=-15, state="preempted")
+    again = h.take(agent)  # the same parameters, as attempt 2
+    assert (again.params, root_of(h.store.get_run(again.run_id))) == (
+        h.store.get_run(preempted).params,
+        preempted,
+    )
+    h.run_to_end(again.run_id, [loss(again.run_id)])
+    info = h.store.get_run(h.take(agent).run_id).search_info
+    assert info["phase"] == "model"
+    # the attempt's re-run finished: nothing is in flight, and the point is observed once
+    assert (info["n_fantasised"], info["n_observations"]) == (0, 13)
