@@ -365,6 +365,13 @@ class RunImport(_Body):
     summary: dict[str, Any] = Field(default_factory=dict)
     exit_code: int | None = None
     state: Literal["finished", "failed", "crashed", "killed"] = "finished"
+    prior: bool = Field(
+        default=False,
+        description=(
+            "true: a run from before the sweep, attached to seed its search (spec §11); it "
+            "does not count against run_cap, which counts the runs the sweep creates (spec §4.6)"
+        ),
+    )
     more_history: bool = Field(
         default=False,
         description=(

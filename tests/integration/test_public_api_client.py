@@ -243,7 +243,8 @@ def test_prior_runs_from_the_cli_are_copied_and_counted(
     prior = {run.config["x"]: run.id for run in api.sweep(sweep_id).runs}
     config = tmp_path / "sweep.yaml"
     config.write_text(
-        "method: grid\nmetric: {name: loss, goal: minimize}\n"
+        # run_cap counts the runs the sweep creates (spec §4.6), not the two copied in
+        "method: grid\nmetric: {name: loss, goal: minimize}\nrun_cap: 1\n"
         "parameters:\n  x:\n    values: [1, 2, 4]\n"
     )
     result = CliRunner().invoke(

@@ -120,6 +120,7 @@ def copy_prior_runs(api: ApiClient, runs: Sequence[RunOut], sweep_id: str) -> in
                 summary=run.summary,
                 exit_code=run.exit_code,
                 state=run.state.value,  # type: ignore[arg-type]
+                prior=True,
             ),
         )
         copied += 1

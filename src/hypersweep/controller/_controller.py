@@ -18,7 +18,7 @@ from hypersweep import engine
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
 from hypersweep.controller._retry import latest_attempts, next_preempted_rerun, next_retry
 from hypersweep.controller._series import Row, SeriesCache
-from hypersweep.controller._summary import counts_against_cap, finite, reaches
+from hypersweep.controller._summary import PRIOR, counts_against_cap, finite, reaches
 from hypersweep.controller._sweeps import register_agent
 from hypersweep.domain import RunState
 from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
@@ -764,8 +764,12 @@ class Controller:
         exit_code: int | None = None,
         state: str = "finished",
         more_history: bool = False,
+        prior: bool = False,
     ) -> RunRecord:
         """Add a whole ended run to a sweep (offline sync, prior runs; spec §11).
+
+        ``prior``: a run from before the sweep. It seeds the search like any other, but it is
+        not one of the runs the sweep created, so ``run_cap`` does not count it (spec §4.6).
 
         ``more_history``: the run is too large for one request. It is stored running, marked
         ``importing`` (early termination leaves it alone), for its other rows to follow by
@@ -798,12 +802,17 @@ class Controller:
             for _, values in history:
                 merged.update(values)
         merged.update(summary or {})
+        meta = {PRIOR: True} if prior else {}
         if more_history:
             return self.store.update_run(
-                run.id, now, state=RunState.RUNNING, summary=merged, meta={_IMPORTING: True}
+                run.id,
+                now,
+                state=RunState.RUNNING,
+                summary=merged,
+                meta={**meta, _IMPORTING: True},
             )
         return self.store.update_run(
-            run.id, now, state=RunState(state), exit_code=exit_code, summary=merged
+            run.id, now, state=RunState(state), exit_code=exit_code, summary=merged, meta=meta
         )
 
 

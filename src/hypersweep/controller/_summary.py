@@ -12,6 +12,7 @@ from hypersweep.domain import RunState
 from hypersweep.store import RunRecord, Store, SweepRecord
 
 __all__ = [
+    "PRIOR",
     "BestRun",
     "SweepSummary",
     "counts_against_cap",
@@ -20,6 +21,9 @@ __all__ = [
     "reaches",
     "sweep_summary",
 ]
+
+#: run meta key of a prior run (spec §11): attached to the sweep, not created by it
+PRIOR = "prior"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,10 @@ def counts_against_cap(run: RunRecord) -> bool:
 
     Runs that ended crashed or killed with no summary metrics do not count (wandb/wandb#5732);
     keys starting with ``_`` (W&B's ``_runtime``, ``_step``) are bookkeeping, not metrics.
+    Prior runs (``run.meta[PRIOR]``) were not created by the sweep and do not count either.
     """
+    if run.meta.get(PRIOR):
+        return False
     if run.state not in (RunState.CRASHED, RunState.KILLED):
         return True
     return any(not key.startswith("_") for key in run.summary)

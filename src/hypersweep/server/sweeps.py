@@ -160,6 +160,7 @@ def import_run(body: RunImport, ctx: Ctx, sweep: str, project: str | None = None
         exit_code=body.exit_code,
         state=body.state,
         more_history=body.more_history,
+        prior=body.prior,
     )
     return run_out(run)
 

@@ -87,6 +87,19 @@ def test_run_cap_skips_runs_that_ended_crashed_or_killed_without_summary(h: Harn
     assert h.store.get_sweep(sweep).state is SweepState.FINISHED
 
 
+def test_run_cap_counts_the_runs_the_sweep_created_not_its_prior_runs(h: Harness) -> None:
+    sweep = h.sweep({**RANDOM, "run_cap": 2})
+    for loss in (0.5, 0.4):  # seeded from before the sweep (spec §11): not created by it
+        h.controller.import_run(sweep, h.clock(), params={}, summary={"loss": loss}, prior=True)
+    h.controller.import_run(sweep, h.clock(), params={}, summary={"loss": 0.3})  # synced: counts
+    agent = h.agent(sweep)
+    h.run_to_end(h.take(agent).run_id, [{"loss": 0.2}])
+    (command,) = h.beat(agent)
+    assert isinstance(command, Exit)
+    assert "run_cap of 2" in command.reason
+    assert len(h.store.list_runs(sweep)) == 4
+
+
 def test_a_run_reaching_the_target_finishes_the_sweep(h: Harness) -> None:
     sweep = h.sweep({**RANDOM, "metric": {"name": "acc", "goal": "maximize", "target": 0.9}})
     agent, other = h.agent(sweep), h.agent(sweep)
