@@ -48,6 +48,11 @@ from hypersweep.protocol import ExitCommand, RunCommand, StopCommand
 __all__ = ["AgentOptions", "CommandAgent", "say"]
 
 _SHUTDOWN_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+#: Signals that ask the runs for something, not the agent to stop: Slurm's ``--signal=USR1@60``
+#: warns a job before its time limit so that the program can checkpoint. With ``-f`` they go to
+#: the runs (spec §7.8) and the agent carries on; without it they are not passed on, but the
+#: agent no longer dies of them (their default action), which would leave its runs orphaned.
+_PASS_ON_SIGNALS = ("SIGUSR1", "SIGUSR2")
 #: How long an agent keeps trying to report a run's end while the server is unreachable; the
 #: server's heartbeat timeout (60 s by default) would crash the run soon after anyway.
 _FINISH_PATIENCE = 60.0
@@ -421,6 +426,10 @@ class CommandAgent:
             signum = getattr(signal, name, None)
             if signum is not None:
                 previous[signum] = signal.signal(signum, self._on_signal)
+        for name in _PASS_ON_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, self._on_pass_on_signal)
         return previous
 
     def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
@@ -447,6 +456,14 @@ class CommandAgent:
             say("Killing runs and quitting.")
             self._kill_all(signal.SIGKILL)
         self._wake.set()
+
+    def _on_pass_on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.options.forward_signals:
+            say(f"forwarding {name} to the runs")
+            self._kill_all(signum)
+        else:
+            say(f"{name} received and not passed on to the runs; start the agent with -f to do so")
 
     def _on_preemption(self) -> None:
         """SIGTERM from outside: pass it on, SIGKILL after the kill delay, exit 143."""
