@@ -249,7 +249,17 @@ def test_prior_runs_from_the_cli_are_copied_and_counted(
     )
     result = CliRunner().invoke(
         main,
-        ["sweep", str(config), "--server", server, "--prior-runs", f"{prior[1]},proj/{prior[2]}"],
+        # W&B's spellings: -R and --prior_run, once per run
+        [
+            "sweep",
+            str(config),
+            "--server",
+            server,
+            "-R",
+            prior[1],
+            "--prior_run",
+            f"proj/{prior[2]}",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Copied 2 prior runs into it" in result.stderr

@@ -60,11 +60,20 @@ def agent_command(path: str, url: str) -> str:
     "--project",
     help="Project of the new sweep [default: $WANDB_PROJECT, then the config's project key].",
 )
+@click.option(
+    "-e",
+    "--entity",
+    help="W&B's user or team of the new sweep, kept as its config's entity key "
+    "[default: that key].",
+)
 @click.option("--name", help="Name of the new sweep [default: the config's name key].")
+@click.option("--program", help="The program the agents run, in place of the config's program key.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new sweep's id (for scripts).")
 @click.option("--strict", is_flag=True, help="Refuse the config on warnings too.")
 @click.option(
     "--prior-runs",
+    "--prior_run",
+    "-R",
     "prior_runs",
     metavar="ID1,ID2",
     multiple=True,
@@ -83,7 +92,9 @@ def agent_command(path: str, url: str) -> str:
 def sweep_command(
     target: str,
     project: str | None,
+    entity: str | None,
     name: str | None,
+    program: str | None,
     quiet: bool,
     strict: bool,
     prior_runs: tuple[str, ...],
@@ -105,7 +116,18 @@ def sweep_command(
             raise click.UsageError("--prior-runs goes with a new sweep, not with a state flag.")
         _change_state(target, actions[0], server)
     else:
-        _create(target, project, name, quiet=quiet, strict=strict, server=server, prior=prior)
+        given = {"entity": entity, "program": program}
+        overrides = {key: value for key, value in given.items() if value is not None}
+        _create(
+            target,
+            project,
+            name,
+            quiet=quiet,
+            strict=strict,
+            server=server,
+            prior=prior,
+            overrides=overrides,
+        )
 
 
 def _create(
@@ -117,6 +139,7 @@ def _create(
     strict: bool,
     server: str | None,
     prior: list[str] | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> None:
     if not Path(path).is_file():
         hint = (
@@ -133,6 +156,11 @@ def _create(
         if any(issue.is_error for issue in issues):
             raise ConfigError([issue for issue in issues if issue.is_error])
         config: dict[str, Any] = load_source(path)[0]
+        if overrides:  # the flags win over the file's keys, as W&B's do
+            config = {**config, **overrides}
+            issues = engine.validate(config, strict=strict)
+            if any(issue.is_error for issue in issues):
+                raise ConfigError([issue for issue in issues if issue.is_error])
         if not quiet:
             click.echo(f"Creating sweep from: {path}", err=True)
         with ApiClient(server) as client:

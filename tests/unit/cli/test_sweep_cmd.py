@@ -55,6 +55,16 @@ def test_create_prints_the_id_and_the_agent_command(server: str, tmp_path: Path)
     assert created.config["parameters"]["lr"]["max"] == 0.1
 
 
+def test_wandb_flags_entity_and_program_override_the_config(server: str, tmp_path: Path) -> None:
+    path = write(tmp_path, CONFIG + "program: old.py\nentity: me\n")
+    code, out, err = sweep(server, "-q", path, "-e", "vision-team", "--program", "train.py")
+    assert code == 0, err
+    with ApiClient(server) as client:
+        config = client.get_sweep(out.strip()).config
+    assert (config["entity"], config["program"]) == ("vision-team", "train.py")
+    assert config["parameters"]["lr"]["max"] == 0.1
+
+
 def test_quiet_prints_only_the_id_on_stdout(server: str, tmp_path: Path) -> None:
     code, out, err = sweep(server, "--quiet", write(tmp_path, CONFIG))
     assert code == 0
