@@ -4,6 +4,7 @@ live in-process server (spec §7.9): jobs, counts, failures and early stopping."
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -110,6 +111,43 @@ def test_a_stopped_run_ends_at_its_next_log_and_keeps_its_metrics(server: str) -
     assert bad.stop_reason is not None and bad.stop_reason.startswith("hyperband")
     assert logged[5] < 2000
     assert kept >= 2
+
+
+def test_a_run_judged_at_its_last_log_ended_on_its_own_and_is_finished(server: str) -> None:
+    def train() -> None:  # two iterations: the rule's first band is the last one
+        hypersweep.init()
+        for step in range(2):
+            hypersweep.log({"loss": hypersweep.config.x + 1.0 / (step + 1)})
+
+    config = grid([0, 0.1, 5], early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2})
+    sweep_id = hypersweep.sweep(config)
+    hypersweep.agent(sweep_id, function=train)
+    with ApiClient(server) as api:
+        late = next(run for run in api.list_runs(sweep_id) if run.params["x"] == 5)
+        rows = len(api.history(late.id))
+    # flagged by the rule, but the order never reached it: its results are whole
+    assert (late.stopped, late.state.value, rows) == (True, "finished", 2)
+    assert late.stop_reason is not None and late.stop_reason.startswith("hyperband")
+
+
+def test_sys_exit_in_a_job_ends_that_job_with_its_code_and_the_agent_goes_on(
+    server: str,
+) -> None:
+    def train() -> None:
+        hypersweep.init()
+        hypersweep.log({"loss": 1.0})
+        if hypersweep.config.x == 2:
+            sys.exit(3)
+        if hypersweep.config.x == 3:
+            sys.exit()
+
+    sweep_id = hypersweep.sweep(grid([1, 2, 3, 4]))
+    hypersweep.agent(sweep_id, function=train)  # returns: the caller's script goes on
+    with ApiClient(server) as api:
+        ends = sorted(
+            (run.params["x"], run.state.value, run.exit_code) for run in api.list_runs(sweep_id)
+        )
+    assert ends == [(1, "finished", 0), (2, "failed", 3), (3, "finished", 0), (4, "finished", 0)]
 
 
 def test_prior_runs_are_copied_into_a_new_sweep(server: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -176,17 +177,24 @@ class _FunctionAgent:
             daemon=True,
         )
         code = 1
+        whole = False  # returned with no stop order taking effect: see CommandAgent's _End
         try:
             self.api.start_run(command.run_id, host=socket.gethostname(), agent_id=agent_id)
             beater.start()
             self.function()
-            code = 0
+            code, whole = 0, True
         except KeyboardInterrupt:
             code = -signal.SIGINT  # ended by the user: killed, not failed
             raise
         except RunStopped as exc:
             say(f"Run {command.run_id} stopped: {exc}")
             code = 0  # the server records it killed: it carries the stop order
+        except SystemExit as exc:
+            # sys.exit() in a job ends the job, as in W&B's agent (which runs each job in a
+            # thread, where SystemExit ends only the thread), with the code a process would have
+            code = _exit_code(exc)
+            whole = code == 0
+            say(f"Run {command.run_id} called sys.exit({exc.code!r})")
         except Exception as exc:  # a job's error must not end the agent
             traceback.print_exc()
             say(f"Run {command.run_id} errored: {exc!r}")
@@ -199,7 +207,8 @@ class _FunctionAgent:
             if run is not None and run.id == command.run_id:
                 run.finish(exit_code=code)  # delivers what it logged; the end is ours
             try:
-                self.api.finish_run(command.run_id, exit_code=code)
+                state = "finished" if whole else None
+                self.api.finish_run(command.run_id, exit_code=code, state=state)
             except HypersweepError as exc:
                 say(f"could not report the end of run {command.run_id}: {exc}")
             for key, value in saved.items():
@@ -220,6 +229,17 @@ class _FunctionAgent:
                 reason = _stop_reason(command, run_id)
                 if reason is not None:
                     request_stop(run_id, reason)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The exit code a process would have had: ``sys.exit()`` 0, ``sys.exit(3)`` 3, and
+    ``sys.exit("message")`` 1 (Python prints the message)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
 
 
 def _stop_reason(command: RunCommand | StopCommand | ExitCommand, run_id: str) -> str | None:

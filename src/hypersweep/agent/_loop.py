@@ -64,15 +64,24 @@ EXIT_PREEMPTED = 128 + int(signal.SIGTERM)
 #: average up to 5 s between tries.
 _BACKOFF = wait_random_exponential(multiplier=0.5, max=5.0)
 _PREEMPTED = "preempted"
+_FINISHED = "finished"
 
 
 @dataclass(frozen=True)
 class _End:
-    """A run's end, not yet reported; ``preempted`` ends go by ``finish_run`` with the state."""
+    """A run's end, not yet reported. The ends with a ``state`` go by ``finish_run``:
+    ``preempted`` (only the agent knows the SIGTERM was not its own) and ``finished`` (exit code
+    0 before the agent sent the program any SIGTERM or SIGKILL: a stop order the sweep's rule
+    gave meanwhile came too late, and the run's results are whole, so it is not recorded
+    killed). The others ride on the next heartbeat."""
 
     run_id: str
     exit_code: int
-    preempted: bool = False
+    state: str | None = None
+
+    @property
+    def preempted(self) -> bool:
+        return self.state == _PREEMPTED
 
 
 def say(message: str) -> None:
@@ -166,7 +175,7 @@ class CommandAgent:
             self._kill_all(signal.SIGKILL)
             self._reap()
             for end in self._unreported:  # no heartbeat will carry them now
-                self._report_finish(end.run_id, end.exit_code, preempted=end.preempted)
+                self._report_finish(end.run_id, end.exit_code, state=end.state)
             self._unreported.clear()
         say("Exiting.")
         return self.exit_code
@@ -194,7 +203,7 @@ class CommandAgent:
     def _heartbeat(self) -> None:
         try:
             # before the heartbeat, which would crash a run it no longer lists as alive
-            self._send_preempted()
+            self._send_with_state()
             sent = list(self._unreported)
             ended = [(end.run_id, end.exit_code) for end in sent]
             reply = self.api.heartbeat(self._agent_id, list(self.children), ended=ended)
@@ -226,19 +235,20 @@ class CommandAgent:
             elif isinstance(command, ExitCommand):
                 self._exit(command)
 
-    def _send_preempted(self) -> None:
-        """Report the preempted ends; a server that refuses the state gets the bare exit code.
+    def _send_with_state(self) -> None:
+        """Report the ends that have a state; a server that refuses the state gets the bare
+        exit code.
 
         Raises:
             ServerUnavailable: as the heartbeat; the ends stay for the next try.
         """
-        for end in [end for end in self._unreported if end.preempted]:
+        for end in [end for end in self._unreported if end.state is not None]:
             try:
-                self.api.finish_run(end.run_id, exit_code=end.exit_code, state=_PREEMPTED)
+                self.api.finish_run(end.run_id, exit_code=end.exit_code, state=end.state)
             except ServerUnavailable:
                 raise
             except HypersweepError as exc:
-                say(f"the server refused run {end.run_id} as preempted: {exc}")
+                say(f"the server refused run {end.run_id} as {end.state}: {exc}")
                 self._unreported[self._unreported.index(end)] = _End(end.run_id, end.exit_code)
                 continue
             self._unreported.remove(end)
@@ -353,9 +363,17 @@ class CommandAgent:
                 agent_sent_term=child.term_sent_at is not None,
                 agent_preempted=self._preempted,
             )
-            self._ended(run_id, code, preempted_because=why)
+            whole = code == 0 and child.term_sent_at is None and not child.killed
+            self._ended(run_id, code, preempted_because=why, whole=whole)
 
-    def _ended(self, run_id: str, code: int, *, preempted_because: str | None = None) -> None:
+    def _ended(
+        self,
+        run_id: str,
+        code: int,
+        *,
+        preempted_because: str | None = None,
+        whole: bool = False,
+    ) -> None:
         preempted = preempted_because is not None
         if preempted:
             say(f"Run {run_id} preempted: {preempted_because}")
@@ -367,7 +385,8 @@ class CommandAgent:
             say(f"Run {run_id} ended with exit code {code}")
         # reported with the heartbeat that follows at once (one request for the end and the
         # next run); kept until a heartbeat gets through
-        self._unreported.append(_End(run_id, code, preempted))
+        state = _PREEMPTED if preempted else _FINISHED if whole else None
+        self._unreported.append(_End(run_id, code, state))
         self.completed += 1
         reason = self.rules.record(code, time.monotonic(), preempted=preempted)
         if reason is not None:
@@ -379,7 +398,7 @@ class CommandAgent:
             self._accepting = False
         self._wake.set()  # ask for the next run now, not at the next beat
 
-    def _report_finish(self, run_id: str, code: int, *, preempted: bool = False) -> None:
+    def _report_finish(self, run_id: str, code: int, *, state: str | None = None) -> None:
         """Report the exit code, retrying while the server is away (a restart takes seconds)."""
         retrying = Retrying(
             retry=retry_if_exception_type(ServerUnavailable),
@@ -387,14 +406,13 @@ class CommandAgent:
             stop=stop_before_delay(_FINISH_PATIENCE),
             reraise=True,
         )
-        state = _PREEMPTED if preempted else None
         try:
             retrying(self.api.finish_run, run_id, exit_code=code, state=state)
         except ServerUnavailable as exc:
             say(f"could not report the end of run {run_id}: {exc}")
         except HypersweepError as exc:
-            if preempted:  # a server that does not know the state still records the end
-                say(f"the server refused run {run_id} as preempted: {exc}")
+            if state is not None:  # a server that does not know the state still records the end
+                say(f"the server refused run {run_id} as {state}: {exc}")
                 self._report_finish(run_id, code)
                 return
             say(f"the server refused the end of run {run_id}: {exc}")

@@ -824,9 +824,17 @@ def final_state(run: RunRecord, exit_code: int | None, state: str | None) -> Run
     when its agent reports it ``preempted``: it was meant to end, not to run again. Only the
     agent tells a preemption (a SIGTERM it did not send) from its own stop, so a bare exit
     code never means preempted.
+
+    The one exception: ``finished`` with exit code 0, which a reporter sends only when the stop
+    order never reached the program (it exited on its own first). The rule decides as each
+    history batch arrives, so a run judged at its last iteration is flagged while its program
+    is already ending; its results are whole, and W&B, which judges every few minutes, would
+    record it finished too. It keeps its ``stopped`` flag and reason.
     """
     if state is not None:
         chosen = RunState(state)
+        if run.stopped and chosen is RunState.FINISHED and exit_code in (None, 0):
+            return RunState.FINISHED
         if run.stopped and chosen in (
             RunState.FINISHED,
             RunState.FAILED,

@@ -185,12 +185,39 @@ class FlakyApi(FakeApi):
 
 def test_the_last_report_retries_with_backoff_while_the_server_is_away() -> None:
     api = FlakyApi(failures=2)
-    agent_with(api)._report_finish("r1", -TERM, preempted=True)
+    agent_with(api)._report_finish("r1", -TERM, state="preempted")
     assert api.calls == 3
     assert api.finished == [("r1", -TERM, "preempted")]
 
 
 def test_the_last_report_falls_back_to_the_bare_code_when_the_state_is_refused() -> None:
     api = FakeApi(refuse_preempted=True)
-    agent_with(api)._report_finish("r1", 143, preempted=True)
+    agent_with(api)._report_finish("r1", 143, state="preempted")
     assert api.finished == [("r1", 143, None)]
+
+
+class Exited:
+    """A child whose program has exited with ``code``, signalled by the agent or not."""
+
+    def __init__(self, code: int, term_sent_at: float | None = None) -> None:
+        self.code = code
+        self.term_sent_at = term_sent_at
+        self.killed = False
+
+    def exit_code(self) -> int:
+        return self.code
+
+
+def test_an_exit_0_before_any_signal_is_reported_finished_so_a_late_stop_does_not_kill_it() -> None:
+    api = FakeApi()
+    agent = agent_with(api)
+    children: dict[str, Any] = {
+        "whole": Exited(0),
+        "stopped": Exited(0, term_sent_at=1.0),  # the agent sent SIGTERM for a stop order
+        "failed": Exited(1),
+    }
+    agent.children.update(children)
+    agent._reap()
+    agent._heartbeat()
+    assert api.finished == [("whole", 0, "finished")]
+    assert api.heartbeats == [[("stopped", 0), ("failed", 1)]]

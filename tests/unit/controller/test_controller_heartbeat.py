@@ -385,3 +385,24 @@ def test_an_agent_back_after_it_was_found_lost_is_running_again(h: Harness) -> N
     h.beat(agent, [])
     back = h.store.get_agent(agent)
     assert (back.state, back.last_heartbeat) == (AgentState.RUNNING, h.clock())
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "state", "expected"),
+    [
+        (0, "finished", RunState.FINISHED),  # ended on its own before the order reached it
+        (0, None, RunState.KILLED),  # spec §5.7: a stopped run ends killed however it exited
+        (1, "finished", RunState.KILLED),
+        (1, "failed", RunState.KILLED),
+        (-15, "preempted", RunState.KILLED),
+    ],
+)
+def test_a_stopped_run_ends_killed_unless_it_finished_before_the_order_reached_it(
+    h: Harness, exit_code: int, state: str | None, expected: RunState
+) -> None:
+    sweep = h.sweep(RANDOM)
+    run = h.take(h.agent(sweep)).run_id
+    h.controller.start_run(run, h.clock())
+    h.store.update_run(run, h.clock(), stopped=True, stop_reason="hyperband: band 2")
+    ended = h.controller.finish_run(run, h.clock(), exit_code=exit_code, state=state)
+    assert (ended.state, ended.stopped, ended.stop_reason) == (expected, True, "hyperband: band 2")
