@@ -284,7 +284,7 @@ def test_early_termination_stops_a_live_run_and_keeps_its_metrics(
 
 
 def test_an_unknown_sweep_or_server_is_one_line_without_traceback(
-    server: str, workdir: Path
+    server: str, api: ApiClient, workdir: Path
 ) -> None:
     def agent(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -299,6 +299,12 @@ def test_an_unknown_sweep_or_server_is_one_line_without_traceback(
     assert unknown.returncode != 0
     assert "nosuchid" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+    sweep = api.create_sweep(sweep_config({"x": {"values": [1]}}), project="vision")
+    elsewhere = agent(f"nlp/{sweep.id}", "--server", server)  # W&B looks it up in that project
+    assert elsewhere.returncode != 0
+    assert f"is in project 'vision', not 'nlp'; use vision/{sweep.id}" in elsewhere.stderr
+    assert "Traceback" not in elsewhere.stderr
+    assert api.list_agents(sweep.id) == []
     nobody = f"http://127.0.0.1:{free_port()}"
     down = agent("abc", "--server", nobody)
     assert down.returncode != 0

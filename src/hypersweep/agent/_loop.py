@@ -115,8 +115,8 @@ class CommandAgent:
     def __init__(self, options: AgentOptions, api: ApiClient | None = None) -> None:
         self.options = options
         self.api = api or ApiClient(options.server)
-        path_project, self.sweep_id = split_sweep_path(options.sweep)
-        self.project = options.project or path_project
+        self._path_project, self.sweep_id = split_sweep_path(options.sweep)
+        self.project = options.project or self._path_project
         self.interval = heartbeat_interval(options.env)
         self.kill_delay = kill_delay(options.env)
         self.rules = FailureRules.from_env(
@@ -146,6 +146,12 @@ class CommandAgent:
     def run(self) -> int:
         """Register, then loop until done; the exit code (see the class)."""
         sweep = self.api.get_sweep(self.sweep_id)
+        if self._path_project is not None and self._path_project != sweep.project:
+            # as `hypersweep runs` and W&B's agent, which looks the sweep up in that project
+            raise NotFoundError(
+                f"sweep {sweep.id!r} is in project {sweep.project!r}, not "
+                f"{self._path_project!r}; use {sweep.project}/{sweep.id} or just {sweep.id}"
+            )
         self._sweep_config = dict(sweep.config)
         self.project = self.project or sweep.project
         # set by --gpus / --parallel (agent/_fleet.py); a label only, so a longer one set by
