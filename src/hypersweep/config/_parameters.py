@@ -154,12 +154,15 @@ def _distribution_name(
         if is_number(low) and is_number(high):
             if len(path) == 1 and (is_int(low) or is_int(high)):
                 # spec §2.5 hard error #2 / §14 Q16: the W&B client refuses this at top level
+                fix = f"write e.g. min: {float(low)!r}, max: {float(high)!r}"
+                if low >= high:  # that fix alone would be refused next, for its order
+                    fix = "and min must be below max: write e.g. "
+                    fix += f"min: {float(high)!r}, max: {float(low)!r}"
                 issues.error(
                     key_path,
                     f"Parameter {path[0]} is ambiguous, please specify bounds as both floats "
                     "(for a float_uniform distribution) or ints (for an int_uniform "
-                    f"distribution). Got min {low!r} and max {high!r}; write e.g. "
-                    f"min: {float(low)!r}, max: {float(high)!r}",
+                    f"distribution). Got min {low!r} and max {high!r}; {fix}",
                 )
                 return None
             return "uniform"

@@ -169,7 +169,14 @@ CASES: list[tuple[str, dict[str, Any], str, Severity, tuple[str, ...]]] = [
         {"method": "random", "parameters": {"x": {"min": 0, "max": 1.5}}},
         "parameters.x",
         Severity.ERROR,
-        ("Parameter x is ambiguous",),
+        ("Parameter x is ambiguous", "write e.g. min: 0.0, max: 1.5"),
+    ),
+    (
+        "ambiguous-and-reversed-bounds",  # the fix given must not be refused in turn
+        {"method": "random", "parameters": {"x": {"min": 1, "max": 0.1}}},
+        "parameters.x",
+        Severity.ERROR,
+        ("Parameter x is ambiguous", "min must be below max: write e.g. min: 0.1, max: 1.0"),
     ),
     (
         "non-numeric-min",
