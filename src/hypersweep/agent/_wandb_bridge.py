@@ -215,14 +215,23 @@ class RecordTranslator:
             if kinds:
                 self._rules[name] = kinds
 
-    def _chosen(self, key: str, value: Any) -> Any:
-        if not isinstance(value, Mapping) or not self._rules:
-            return value
+    def ruled(self, key: str) -> bool:
+        """Whether ``key``'s summary comes from a ``define_metric`` rule, not its last value."""
+        return self._kinds(key) is not None
+
+    def _kinds(self, key: str) -> tuple[str, ...] | None:
+        if not self._rules:
+            return None
         kinds = self._rules.get(key)
         if kinds is None:  # an exact name wins over a glob; of globs, the last defined
             globs = [name for name in self._rules if fnmatch.fnmatchcase(key, name)]
             kinds = self._rules[globs[-1]] if globs else None
-        for kind in kinds or ():
+        return kinds
+
+    def _chosen(self, key: str, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        for kind in self._kinds(key) or ():
             if kind in value:
                 return value[kind]
         return value
@@ -271,6 +280,10 @@ class WandbBridge:
         self._cond = threading.Condition()
         self._rows: list[Row] = []
         self._summary: dict[str, Any] = {}
+        # the latest summary value of each key a define_metric rule governs: sent with every
+        # batch of rows, since the server sets each logged key's summary to its last value and
+        # wandb writes a rule's summary again only when it changes
+        self._ruled: dict[str, Any] = {}
         self._closing = False
         self._deadline = float("inf")
         self._stop_following = threading.Event()
@@ -416,6 +429,9 @@ class WandbBridge:
                 if row is not None:
                     self._rows.append(row)
                 self._summary.update(summary)
+                self._ruled.update(
+                    (key, value) for key, value in summary.items() if self._translator.ruled(key)
+                )
                 self._cond.notify_all()
 
     # -- sending -------------------------------------------------------------------------------
@@ -446,9 +462,10 @@ class WandbBridge:
                 if held is None:
                     rows = self._rows[: self.max_rows]
                     del self._rows[: self.max_rows]
-                    summary: dict[str, Any] = {}
+                    summary: dict[str, Any] = dict(self._ruled) if rows else {}
                     if not self._rows:  # the summary goes after the last of the rows
-                        summary, self._summary = self._summary, {}
+                        summary.update(self._summary)
+                        self._summary = {}
                     held = (rows, summary)
                     number += 1
             try:

@@ -6,12 +6,14 @@ script writes its offline transaction log, which the bridge reads with wandb's o
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -342,3 +344,48 @@ def test_close_gives_up_on_a_server_that_stays_away_after_its_patience(tmp_path:
     bridge.close()
     assert sink.rows == [] and len(sink.tried) >= 2  # retried, then given up
     assert any("gave up delivering the wandb metrics of run away1" in line for line in lines)
+
+
+class ServerLikeSink(RecordingSink):
+    """Merges a batch's summary as the server does: each logged key's last value, then the
+    batch's own summary values over them."""
+
+    def log_history(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[int, Mapping[str, Any]]],
+        summary: Mapping[str, Any] | None = None,
+        *,
+        batch: int | None = None,
+    ) -> Any:
+        last: dict[str, Any] = {}
+        for _, metrics in rows:
+            last.update(metrics)
+        return super().log_history(run_id, rows, {**last, **(summary or {})}, batch=batch)
+
+
+@pytest.mark.timeout(30)
+def test_a_define_metric_summary_is_not_undone_by_rows_that_come_after_it(tmp_path: Path) -> None:
+    sink = ServerLikeSink()
+    bridge = WandbBridge(
+        str(tmp_path), "ruled1", sink, say=lambda _: None, reader=(), interval=0.01
+    )
+    bridge.start()
+
+    def feed(*records: Mapping[str, Any]) -> None:
+        bridge._take(io.StringIO("".join(json.dumps(record) + "\n" for record in records)))
+
+    feed(
+        {"num": 1, "type": "metric", "metric": {"name": "acc", "summary": {"max": True}}},
+        {"num": 2, "type": "history", "history": {"item": {"_step": 0, "acc": 0.95}}},
+        {"num": 3, "type": "summary", "summary": {"update": {"acc": {"max": 0.95}}}},
+    )
+    deadline = time.monotonic() + 10
+    while not sink.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.summary == {"acc": 0.95}
+    # a worse epoch read after that batch went; wandb writes no summary for a max that held
+    feed({"num": 4, "type": "history", "history": {"item": {"_step": 1, "acc": 0.45}}})
+    bridge.close()
+    assert sink.rows == [(0, {"acc": 0.95}), (1, {"acc": 0.45})]
+    assert sink.summary == {"acc": 0.95}
