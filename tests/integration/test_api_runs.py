@@ -421,13 +421,28 @@ def test_grid_skips_the_points_of_imported_runs(client: Api) -> None:
 
 
 @pytest.mark.parametrize("store", ["memory"], indirect=True)
-def test_a_stopped_run_reported_finished_is_recorded_killed(client: Api) -> None:
+@pytest.mark.parametrize(
+    ("body", "state"),
+    [
+        ({"exit_code": 0}, "killed"),  # spec §5.7: however it exited
+        ({"exit_code": 1, "state": "failed"}, "killed"),
+        # its agent saw it exit 0 before the order reached it: its results are whole
+        ({"exit_code": 0, "state": "finished"}, "finished"),
+    ],
+)
+def test_a_stopped_run_is_killed_unless_it_finished_before_the_order_reached_it(
+    client: Api, body: dict[str, Any], state: str
+) -> None:
     sweep_id, _, run_id = _new_run(client)
     client.ok(client.post(f"runs/{run_id}/start", json={}))
     client.ok(client.post(f"sweeps/{sweep_id}/state", json={"action": "cancel"}))
     assert client.run(run_id)["stopped"] is True
-    body = {"exit_code": 0, "state": "finished"}
-    assert client.ok(client.post(f"runs/{run_id}/finish", json=body))["state"] == "killed"
+    ended = client.ok(client.post(f"runs/{run_id}/finish", json=body))
+    assert (ended["state"], ended["stopped"], ended["stop_reason"]) == (
+        state,
+        True,
+        "sweep canceled",
+    )
 
 
 def test_a_retried_history_batch_is_stored_once(client: Api) -> None:
