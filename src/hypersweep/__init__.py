@@ -10,8 +10,8 @@ Training code uses it like wandb (``import hypersweep as wandb`` works)::
     hypersweep.finish()
 
 W&B's other calls are here too (``define_metric``, ``login``, media such as ``Histogram`` and
-``Table``, ``watch``, artifacts; see docs/wandb-compat.md), and ``hypersweep.Api()`` reads sweeps
-and runs back for analysis like ``wandb.Api()``.
+``Table``, ``watch``, artifacts, ``Settings``, ``termlog``, ``Error``; see docs/wandb-compat.md),
+and ``hypersweep.Api()`` reads sweeps and runs back for analysis like ``wandb.Api()``.
 
 Everything but the errors loads on first use, so ``import hypersweep`` stays light (no numpy,
 httpx, pydantic, FastAPI or SQLAlchemy). ``config``, ``summary`` and ``run`` are those of the
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from hypersweep.client._compat import (
         AlertLevel,
         Artifact,
+        Settings,
         alert,
         log_artifact,
         login,
@@ -57,12 +58,16 @@ if TYPE_CHECKING:
     from hypersweep.client._public_api import Api
     from hypersweep.client._run import Run
     from hypersweep.client._sweep import sweep
+    from hypersweep.client._term import termerror, termlog, termwarn
 
     config: Config
     summary: Summary
     run: Run | None
 
 __version__ = "0.1.0"
+
+#: ``wandb.Error``, so that ``except wandb.Error`` catches what hypersweep raises
+Error = HypersweepError
 
 __all__ = [
     "AlertLevel",
@@ -73,6 +78,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
+    "Error",
     "Histogram",
     "Html",
     "HypersweepError",
@@ -82,6 +88,7 @@ __all__ = [
     "Run",
     "RunStopped",
     "ServerUnavailable",
+    "Settings",
     "StoreError",
     "Table",
     "Video",
@@ -101,6 +108,9 @@ __all__ = [
     "save",
     "summary",
     "sweep",
+    "termerror",
+    "termlog",
+    "termwarn",
     "unwatch",
     "use_artifact",
     "watch",
@@ -123,6 +133,7 @@ _LAZY = {
         (
             "AlertLevel",
             "Artifact",
+            "Settings",
             "alert",
             "log_artifact",
             "login",
@@ -134,6 +145,7 @@ _LAZY = {
         ),
         "hypersweep.client._compat",
     ),
+    **dict.fromkeys(("termerror", "termlog", "termwarn"), "hypersweep.client._term"),
 }
 
 

@@ -7,7 +7,7 @@ import csv
 import importlib.util
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import hypersweep
 from _servers import server_thread
 from hypersweep.cli._main import main
+from hypersweep.client import ApiClient
 from hypersweep.errors import HypersweepError, NotFoundError
 
 LOSSES = (3.0, 1.0, 2.0)  # times x, by epoch: the min is at epoch 1, the last at epoch 2
@@ -90,6 +91,44 @@ def test_a_run_s_history_and_fields(sweep_id: str) -> None:
     assert [row["_step"] for row in run.history(samples=2, pandas=False)] == [0, 2]
     assert [row["epoch"] for row in run.scan_history(keys=["epoch"])] == [0, 1, 2]
     assert run.history(keys=["nothing"], pandas=False) == []
+
+
+def train_nested(seen: dict[str, Any]) -> Callable[[], None]:
+    def train() -> None:
+        run = hypersweep.init(config={"x": -1}, tags=["nested", "v1"])
+        seen[run.id] = (run.url, run.get_url(), run.path)
+        for factor in LOSSES:
+            hypersweep.log({"val": {"score": hypersweep.config.x * factor}})
+
+    return train
+
+
+def test_nested_values_reach_the_sweep_as_dotted_keys_with_url_and_tags(server: str) -> None:
+    config = {**grid([1, 2]), "metric": {"name": "val.score", "goal": "minimize"}}
+    sweep_id = hypersweep.sweep(config, project="proj")
+    seen: dict[str, Any] = {}
+    hypersweep.agent(sweep_id, function=train_nested(seen))
+    with ApiClient(server) as client:
+        best = client.get_sweep(sweep_id).best  # chosen by the server, from the summary
+    assert best is not None and best.value == 2.0  # x=1's last value, 1 * LOSSES[-1]
+    run = hypersweep.Api().run(best.run_id)
+    assert run.summary["val.score"] == 2.0
+    assert [row["val.score"] for row in run.history(pandas=False)] == list(LOSSES)
+    assert run.tags == ["nested", "v1"]
+    assert run.url == f"{server}/runs/{run.id}"
+    assert seen[run.id] == (run.url, run.url, f"proj/{run.id}")
+    assert hypersweep.Api().run(seen[run.id][2]).id == run.id  # run.path reads the run back
+
+
+def test_a_sweep_config_with_numpy_values_is_created(server: str) -> None:
+    import numpy as np
+
+    config = grid(list(np.arange(3)))
+    config["run_cap"] = np.int64(5)
+    sweep_id = hypersweep.sweep(config, project="proj")
+    stored = hypersweep.Api().sweep(sweep_id).config
+    assert stored["parameters"]["x"]["values"] == [0, 1, 2]
+    assert stored["run_cap"] == 5
 
 
 def test_history_is_a_dataframe_when_pandas_is_installed(sweep_id: str) -> None:

@@ -13,7 +13,8 @@ import hypersweep
 MODULES = sorted(
     info.name
     for info in pkgutil.walk_packages(hypersweep.__path__, "hypersweep.")
-    if not info.name.startswith("hypersweep.cli")
+    # the CLI's modules are click commands; "hypersweep.client" must not be left out with them
+    if info.name != "hypersweep.cli" and not info.name.startswith("hypersweep.cli.")
 )
 
 

@@ -1,5 +1,5 @@
 """W&B calls with no counterpart here, accepted so W&B scripts run unchanged: ``login``,
-``watch``/``unwatch``, ``save``, ``alert``, ``mark_preempting`` and artifacts.
+``watch``/``unwatch``, ``save``, ``alert``, ``mark_preempting``, artifacts and ``Settings``.
 
 Each says once per process what it does not do (``warn_once``) and returns what a script can
 keep using: ``login()`` returns True, ``watch()`` None, ``log_artifact()`` the artifact. The
@@ -23,6 +23,7 @@ from hypersweep.errors import HypersweepError
 __all__ = [
     "AlertLevel",
     "Artifact",
+    "Settings",
     "alert",
     "log_artifact",
     "login",
@@ -110,6 +111,21 @@ def mark_preempting() -> None:
         "wandb.mark_preempting() is ignored: the agent sees the SIGTERM itself and reports the "
         "run preempted",
     )
+
+
+class Settings:
+    """``wandb.Settings(...)``: takes any of W&B's settings and acts on none of them.
+
+    ``init(settings=...)`` is accepted and ignored with a warning, so the object only has to
+    exist; the values given stay readable as its attributes.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        vars(self).update(kwargs)
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        return f"hypersweep.Settings({given})"
 
 
 def _warn_artifacts() -> None:

@@ -13,7 +13,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "as_mapping", "deep_merge", "load_param_file", "warn", "warn_once"]
+__all__ = [
+    "CONFIG_DEFAULTS",
+    "Config",
+    "as_mapping",
+    "deep_merge",
+    "load_config_defaults",
+    "load_config_file",
+    "load_param_file",
+    "warn",
+    "warn_once",
+]
 
 SWEEP = "sweep"
 
@@ -128,6 +138,73 @@ def load_param_file(path: str, env: Mapping[str, str] | None = None) -> dict[str
             raise bad(f"parameter {key!r}: expected {{value: ...}}, got {wrapped!r}")
         params[str(key)] = wrapped["value"]
     return params
+
+
+#: The file ``init()`` reads defaults from when the working directory has one, as wandb.init does
+CONFIG_DEFAULTS = "config-defaults.yaml"
+_NOT_CONFIG = ("wandb_version", "_wandb")  # W&B's bookkeeping keys in its config files
+
+
+def load_config_defaults(directory: Path) -> dict[str, Any]:
+    """The values of ``config-defaults.yaml`` in ``directory``, or {} when it has none.
+
+    W&B reads this file at every ``wandb.init()``; its values are the lowest defaults: those
+    passed to ``init(config=...)`` and the sweep's parameters win over them.
+
+    Raises:
+        ConfigError: the file is malformed (see ``load_config_file``).
+    """
+    path = directory / CONFIG_DEFAULTS
+    if not path.is_file():
+        return {}
+    source = f"{path} (init() reads it as wandb.init does; rename it if it is not meant for that)"
+    return load_config_file(path, source)
+
+
+def load_config_file(path: Path, source: str) -> dict[str, Any]:
+    """The values of a YAML config file: plain ``key: value``, or W&B's
+    ``key: {desc: ..., value: V}``; ``wandb_version`` and ``_wandb`` are left out.
+
+    Args:
+        path: the file.
+        source: how error messages name the file.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, is not a mapping, or has keys whose
+            ``{desc: ...}`` lacks the ``value``; every such key at once.
+    """
+    from hypersweep.errors import ConfigError, ConfigIssue
+
+    def bad(why: str) -> ConfigError:
+        fix = "fix it: one `key: value` or `key: {desc: ..., value: V}` per key"
+        return ConfigError([ConfigIssue("", f"{why}; {fix}")], source)
+
+    import yaml  # here, not at the top: `import hypersweep` stays light
+
+    try:
+        with path.open(encoding="utf-8") as handle:  # a YAML error then names the file
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise bad(f"cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise bad(f"not valid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise bad(f"expected a mapping of keys to values, got {type(data).__name__}")
+    values: dict[str, Any] = {}
+    issues: list[ConfigIssue] = []
+    for key, value in data.items():
+        if key in _NOT_CONFIG:
+            continue
+        wrapped = isinstance(value, dict) and bool(value) and set(value) <= {"value", "desc"}
+        if wrapped and "value" not in value:
+            why = f"{value!r} has a desc but no value; write {key}: {{desc: ..., value: V}}"
+            issues.append(ConfigIssue(str(key), why))
+        values[str(key)] = value["value"] if wrapped and "value" in value else value
+    if issues:
+        raise ConfigError(issues, source)
+    return values
 
 
 class Config:

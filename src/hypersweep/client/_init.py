@@ -32,7 +32,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hypersweep.client._config import Config, as_mapping, load_param_file, warn
+from hypersweep.client._config import (
+    Config,
+    as_mapping,
+    load_config_defaults,
+    load_config_file,
+    load_param_file,
+    warn,
+)
 from hypersweep.client._env import server_url
 from hypersweep.client._metrics import Metric
 from hypersweep.client._offline import offline_dir
@@ -142,9 +149,11 @@ def init(
     Args:
         project: project name (default ``$WANDB_PROJECT``, else ``uncategorized``).
         config: default hyperparameters: a dict, an ``argparse.Namespace`` or a YAML file path.
+            They win over ``config-defaults.yaml`` in the working directory, which is read
+            first when there is one, as wandb.init reads it.
         name: display name of the run.
         id: run id outside a sweep (default ``$WANDB_RUN_ID``, else a fresh one).
-        tags, notes, group, job_type: kept with an offline run.
+        tags, notes, group, job_type: kept on the run, sent to the server when it starts.
         reinit: with a run already active in this process: ``return_previous`` (default; also
             None/False), ``finish_previous`` (also True) or ``create_new``.
         mode: ``online`` (default), ``offline`` or ``disabled`` (default ``$HYPERSWEEP_MODE``).
@@ -155,7 +164,8 @@ def init(
         The run; also reachable as ``hypersweep.run``.
 
     Raises:
-        ConfigError: the sweep parameter file is missing or malformed.
+        ConfigError: the sweep parameter file is missing or malformed, or a config file
+            (``config``, ``config-defaults.yaml``) is malformed.
         HypersweepError: an invalid ``mode``, ``reinit`` or ``id``; a sweep without a run id.
         TypeError: an argument ``wandb.init`` does not have either.
     """
@@ -186,7 +196,9 @@ def init(
             f"run id {run_id!r}: use 1-64 letters, digits, '_', '-' or '.' (it names a directory)"
         )
     run_config = Config()
-    run_config.update(_config_defaults(config))
+    # W&B's order: config-defaults.yaml, then init(config=...), then the sweep's parameters
+    run_config.update(load_config_defaults(Path.cwd()))
+    run_config.update(_config_argument(config))
     sweep_params: dict[str, Any] | None = None
     if sweep_id is not None:
         param_path = env.get("WANDB_SWEEP_PARAM_PATH")
@@ -312,29 +324,10 @@ def _mode(explicit: str | None) -> str:
     return value
 
 
-def _config_defaults(config: Any) -> Any:
+def _config_argument(config: Any) -> Any:
     if isinstance(config, (str, os.PathLike)):
-        return _config_file(str(config))
+        return load_config_file(Path(config), source=f"init(config={os.fspath(config)!r})")
     return as_mapping(config, "init(config=...)")
-
-
-def _config_file(path: str) -> dict[str, Any]:
-    """A YAML config file: plain ``key: value``, or W&B's ``key: {value: V}`` format."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise HypersweepError(f"init(config={path!r}): cannot read it as YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise HypersweepError(f"init(config={path!r}): expected a mapping of keys to values")
-    return {
-        str(k): v["value"]
-        if isinstance(v, dict) and set(v) <= {"value", "desc"} and "value" in v
-        else v
-        for k, v in data.items()
-        if k not in ("wandb_version", "_wandb")
-    }
 
 
 def _bare_sweep_id(raw: str | None) -> str | None:

@@ -10,8 +10,9 @@ hypersweep stores numbers for sweeps, not media. What has a small JSON form is s
 
 Anything else (images, audio, video, HTML, 3D objects, charts, big tables) is dropped from the
 logged row, with one warning per kind for the whole process. A key whose value holds such an
-object (also inside a list or dict) is dropped as a whole, so a history row never has half of a
-value.
+object (also inside a list) is dropped as a whole, so a history row never has half of a value;
+``log()`` spreads nested dicts into dotted keys first (``_rows``), so there only the dotted key
+holding the object is dropped.
 """
 
 from __future__ import annotations

@@ -369,6 +369,16 @@ class ApiRun:
         return [self.project, self.id]
 
     @property
+    def url(self) -> str:
+        """The run's page on the server's dashboard."""
+        return f"{self._api.server}/runs/{self.id}"
+
+    @property
+    def tags(self) -> list[str]:
+        """What the run got as ``init(tags=...)``."""
+        return list(self._out.tags)
+
+    @property
     def created_at(self) -> str:
         """ISO 8601 text, as W&B's ``Run.created_at``."""
         return self._out.created_at.isoformat()

@@ -21,9 +21,9 @@ from typing import Any
 
 from hypersweep.client import _compat
 from hypersweep.client._config import Config, warn
-from hypersweep.client._media import DROPPED, loggable
 from hypersweep.client._metrics import Metric, parse_metric
 from hypersweep.client._outbox import Outbox, Summary, jsonable
+from hypersweep.client._rows import row_values
 from hypersweep.client._sender import Ending, Sender, SenderSettings
 from hypersweep.errors import RunStopped
 
@@ -89,6 +89,7 @@ class Run:
         self._finished = False
         self._warned_finished = False
         self._agent_id = sender.agent_id if sender is not None else None
+        self._server = sender.server if sender is not None and sender.online else None
         self._sender: Sender | None = None
         if sender is not None:
             self._sender = Sender(
@@ -150,6 +151,41 @@ class Run:
         return None
 
     @property
+    def path(self) -> str:
+        """``PROJECT/RUN_ID`` (W&B's ``entity/project/run_id`` without the entity hypersweep has
+        not got), which ``hypersweep.Api().run(run.path)`` reads back; the run id alone when
+        the run has no project."""
+        return f"{self._project}/{self._id}" if self._project else self._id
+
+    @property
+    def url(self) -> str | None:
+        """The run's page on the hypersweep dashboard; None for an offline or disabled run, as
+        W&B's is None offline."""
+        if self._server is None or self.mode != "online":
+            return None
+        return f"{self._server}/runs/{self._id}"
+
+    def get_url(self) -> str | None:
+        """``run.url`` (W&B has both)."""
+        return self.url
+
+    @property
+    def start_time(self) -> float:
+        """When the run started, in seconds since the epoch."""
+        return self._started
+
+    @property
+    def resumed(self) -> bool:
+        """Always False: hypersweep never resumes a run; a preempted run's parameters run
+        again as a new run (``controller/_retry.py``)."""
+        return False
+
+    @property
+    def disabled(self) -> bool:
+        """True in ``mode="disabled"``, where nothing is recorded."""
+        return self._mode == "disabled"
+
+    @property
     def dir(self) -> str:
         """A directory for the run's files (created on first use)."""
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +230,9 @@ class Run:
     ) -> None:
         """Log one row of metrics; never waits for the server (see the module docstring).
 
+        Nested dicts are logged as dotted keys, as in W&B: ``log({"val": {"score": 0.9}})``
+        logs ``val.score``, the name a sweep's ``metric.name`` and ``define_metric`` use.
+
         Raises:
             RunStopped: the server stopped this run and it runs inside the in-process function
                 agent (``hypersweep.agent(function=f)``), which catches it.
@@ -218,11 +257,7 @@ class Run:
             raise ValueError("Key values passed to `log` must be strings.")
         if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
             raise ValueError(f"log(step={step!r}): step must be an int >= 0")
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            stored = loggable(value)
-            if stored is not DROPPED:  # media that are not stored (warned once per kind)
-                values[key] = jsonable(stored)
+        values = row_values(data)
         with self._lock:
             if step is not None:
                 if step < self._step:

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypersweep.client._config import warn
 from hypersweep.client._http import ApiClient
+from hypersweep.client._plain import plain_config
 from hypersweep.config import load_source
 from hypersweep.errors import ConfigError, HypersweepError, NotFoundError
 from hypersweep.protocol import HistoryRowIn, RunImport, RunOut
@@ -71,7 +72,7 @@ def _config_of(
             f"sweep config: expected a dict (or a function returning one, or a file path), got "
             f"{type(config).__name__}; pass the config as a dict like {{'method': 'random', ...}}"
         )
-    return dict(config)
+    return plain_config(config)
 
 
 def fetch_prior_runs(api: ApiClient, run_ids: Sequence[str]) -> list[RunOut]:

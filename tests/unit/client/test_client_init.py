@@ -189,6 +189,60 @@ def test_config_from_a_yaml_file(tmp_path: Path) -> None:
     assert run.config.as_dict() == {"lr": 0.1, "epochs": 3}
 
 
+CONFIG_DEFAULTS = """\
+wandb_version: 1
+lr:
+  desc: learning rate
+  value: 0.1
+epochs: 3
+batch:
+  value: 32
+opt:
+  name: sgd
+"""
+
+
+def test_config_defaults_yaml_in_the_working_directory_is_read_as_wandb_does(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config-defaults.yaml").write_text(CONFIG_DEFAULTS)
+    run = hypersweep.init(mode="disabled")
+    assert run.config.as_dict() == {"lr": 0.1, "epochs": 3, "batch": 32, "opt": {"name": "sgd"}}
+
+
+def test_init_config_wins_over_config_defaults_yaml_and_the_sweep_over_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config-defaults.yaml").write_text(CONFIG_DEFAULTS)
+    sweep_env(monkeypatch, tmp_path, "lr:\n  value: 0.01\n")
+    run = hypersweep.init(config={"lr": 1.0, "epochs": 5})
+    assert run.config.as_dict() == {"lr": 0.01, "epochs": 5, "batch": 32, "opt": {"name": "sgd"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("lr: [0.1, 0.2\n", "not valid YAML"),
+        ("- lr\n- epochs\n", "expected a mapping of keys to values, got list"),
+        ("lr:\n  desc: learning rate\nepochs:\n  desc: passes\n", "lr: {'desc'"),
+    ],
+    ids=["not-yaml", "a-list", "desc-without-value"],
+)
+def test_a_malformed_config_defaults_yaml_names_the_file_and_the_fix(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    (tmp_path / "config-defaults.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        hypersweep.init(mode="disabled")
+    message = str(caught.value)
+    assert str(tmp_path / "config-defaults.yaml") in message
+    assert problem in message
+    assert "rename it if it is not meant for that" in message
+    assert ("write lr: {desc: ..., value: V}" if "desc" in text else "fix it: one `key") in message
+    if "desc" in text:  # every key's issue at once
+        assert "epochs: {'desc': 'passes'} has a desc but no value" in message
+
+
 def test_dir_argument_wins_over_wandb_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "env"))
     run = hypersweep.init(mode="offline", dir=tmp_path / "arg")

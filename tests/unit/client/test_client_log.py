@@ -79,6 +79,40 @@ def test_bad_log_calls(args: tuple[Any, ...], error: type[Exception], message: s
         run.log(*args)
 
 
+def test_nested_dicts_are_logged_as_dotted_keys_as_wandb_does() -> None:
+    run = hypersweep.init(mode="offline")
+    run.log({"val": {"score": 0.5, "loss": {"ce": 1.5}}, "hist": [1, {"a": 2}], "empty": {}})
+    run.log({"val": {"score": 0.7}})
+    assert run.summary["val.score"] == 0.7
+    assert "val" not in run.summary
+    assert rows_of(run) == [
+        (0, {"val.score": 0.5, "val.loss.ce": 1.5, "hist": [1, {"a": 2}], "empty": {}}),
+        (1, {"val.score": 0.7}),
+    ]
+    summary = read_offline_run(Path(run.dir)).meta["summary"]
+    assert summary["val.score"] == 0.7 and summary["val.loss.ce"] == 1.5
+
+
+def test_nested_values_of_one_row_merge_key_by_key() -> None:
+    # with the dict kept whole, the second call's {"val": ...} would replace the first's
+    run = hypersweep.init(mode="offline")
+    run.log({"val": {"loss": 1.0}}, commit=False)
+    run.log({"val": {"acc": 0.5}})
+    run.log({"val": {"loss": 0.8}}, step=4)
+    run.log({"val": {"acc": 0.6}}, step=4)
+    assert rows_of(run) == [
+        (0, {"val.loss": 1.0, "val.acc": 0.5}),
+        (4, {"val.loss": 0.8, "val.acc": 0.6}),
+    ]
+
+
+def test_a_stored_medium_given_as_a_dict_is_not_spread() -> None:
+    run = hypersweep.init(mode="offline")
+    histogram = {"_type": "histogram", "bins": [0, 1], "counts": [3]}
+    run.log({"val": {"dist": histogram}})
+    assert rows_of(run) == [(0, {"val.dist": histogram})]
+
+
 def test_log_after_finish_is_ignored_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
     run = hypersweep.init(mode="offline")
     run.log({"a": 1})

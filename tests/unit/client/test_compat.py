@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
@@ -96,3 +99,69 @@ def test_run_methods_forward_to_the_same_calls(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "wandb.watch() is ignored" in err
     assert "ALERT [INFO] t: x" in err
+
+
+def test_settings_take_any_keyword_and_init_accepts_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = hypersweep.Settings(start_method="thread", _disable_stats=True, console="off")
+    assert settings.start_method == "thread"
+    assert repr(settings).startswith("hypersweep.Settings(start_method='thread'")
+    run = hypersweep.init(mode="disabled", settings=settings)
+    assert "init(settings=...) is a wandb option that hypersweep ignores" in capsys.readouterr().err
+    run.finish()
+
+
+def test_wandb_error_catches_what_hypersweep_raises() -> None:
+    assert hypersweep.Error is HypersweepError
+    with pytest.raises(hypersweep.Error):
+        hypersweep.init(mode="nonsense")
+
+
+def test_term_messages_go_to_stderr_with_the_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+    hypersweep.termlog("epoch 1 done")
+    hypersweep.termwarn("slow disk\nsecond line")
+    hypersweep.termerror("diverged")
+    hypersweep.termlog("no prefix", prefix=False)
+    hypersweep.termlog("partial ", newline=False)
+    hypersweep.termlog("once", repeat=False)
+    hypersweep.termlog("once", repeat=False)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "hypersweep: epoch 1 done\n"
+        "hypersweep: WARNING slow disk\n"
+        "hypersweep: WARNING second line\n"
+        "hypersweep: ERROR diverged\n"
+        "no prefix\n"
+        "hypersweep: partial hypersweep: once\n"
+    )
+
+
+def test_an_offline_run_has_wandbs_identity_fields_without_a_url() -> None:
+    before = time.time()
+    run = hypersweep.init(mode="offline", project="mnist", id="abc123")
+    assert run.url is None and run.get_url() is None  # W&B's are None offline too
+    assert run.path == "mnist/abc123"
+    assert before <= run.start_time <= time.time()
+    assert run.resumed is False
+    assert run.disabled is False
+    run.finish()
+
+
+def test_a_disabled_run_says_so() -> None:
+    run = hypersweep.init(mode="disabled")
+    assert run.disabled is True
+    assert run.url is None
+    assert run.path == f"uncategorized/{run.id}"
+
+
+def test_the_new_wandb_names_stay_light() -> None:
+    heavy = "{'numpy', 'httpx', 'pydantic', 'yaml', 'fastapi', 'sqlalchemy'}"
+    code = (
+        "import sys, hypersweep as wandb\n"
+        "wandb.Settings(start_method='thread'), wandb.Error, wandb.termlog('x')\n"
+        f"print(sorted({heavy} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

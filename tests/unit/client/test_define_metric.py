@@ -73,6 +73,16 @@ def test_a_glob_rule_covers_every_matching_key_and_an_exact_rule_wins() -> None:
     assert run.summary["train/loss"] == 0.4  # no rule: last value
 
 
+def test_rules_on_dotted_names_apply_to_values_logged_nested() -> None:
+    run = hypersweep.init(mode="disabled")
+    run.define_metric("val.*", summary="min")
+    run.define_metric("val.acc", summary="max")
+    for loss, acc in ((0.5, 0.6), (0.3, 0.8), (0.4, 0.7)):
+        run.log({"val": {"loss": loss, "acc": acc}})
+    assert run.summary["val.loss"] == 0.3
+    assert run.summary["val.acc"] == 0.8
+
+
 def test_of_two_matching_globs_the_later_one_wins() -> None:
     rules = MetricRules()
     rules.define(parse_metric("*", summary="max"))

@@ -125,14 +125,20 @@ def test_images_and_other_media_are_left_out_with_one_warning_per_kind(
         assert err.count(f"wandb.{kind} values are not stored") == 1, kind
 
 
-def test_a_dict_holding_an_image_is_left_out_as_a_whole() -> None:
+def test_an_image_in_a_nested_dict_leaves_out_only_its_dotted_key() -> None:
     run = hypersweep.init(mode="offline")
     run.log({"val": {"acc": 0.5, "example": hypersweep.Image(None)}, "loss": 0.1})
     run.log({"val": {"acc": 0.6, "hist": hypersweep.Histogram([1.0, 2.0], num_bins=1)}})
     rows = history_of(run)
-    assert rows[0] == {"loss": 0.1}
-    assert rows[1]["val"]["acc"] == 0.6
-    assert rows[1]["val"]["hist"]["counts"] == [2]
+    assert rows[0] == {"val.acc": 0.5, "loss": 0.1}
+    assert rows[1]["val.acc"] == 0.6
+    assert rows[1]["val.hist"]["counts"] == [2]
+
+
+def test_a_list_holding_an_image_is_left_out_as_a_whole() -> None:
+    run = hypersweep.init(mode="offline")
+    run.log({"examples": [1, hypersweep.Image(None)], "loss": 0.1})
+    assert history_of(run) == [{"loss": 0.1}]
 
 
 def test_every_plot_function_returns_a_chart() -> None:
