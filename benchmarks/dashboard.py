@@ -284,14 +284,13 @@ def read_event(lines: Iterator[str]) -> tuple[str, str]:
 
 
 def load_hypersweep(data_dir: Path, runs: list[dict[str, Any]]) -> tuple[str, float]:
-    from hypersweep import controller
-    from hypersweep.controller import Controller
+    from hypersweep.controller import Controller, create_sweep
     from hypersweep.store import open_store
 
     started = time.perf_counter()
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with open_store(data_dir) as store:
-        sweep, _ = controller.create_sweep(store, CONFIG, now, project="bench")
+        sweep, _ = create_sweep(store, CONFIG, now, project="bench")
         control = Controller(store)
         for index, run in enumerate(runs):
             losses = run["losses"]

@@ -71,6 +71,8 @@ __all__ = [
     "RunImport",
     "RunOut",
     "RunStart",
+    "RunStop",
+    "ScheduleRun",
     "StopCommand",
     "SummaryUpdate",
     "SweepAction",
@@ -353,6 +355,22 @@ class RunFinish(_Body):
 
     exit_code: int | None = None
     state: Literal["finished", "failed", "crashed", "killed", "preempted"] | None = None
+
+
+class ScheduleRun(_Body):
+    """A local controller's suggestion (spec §10) for one idle agent of its sweep."""
+
+    agent_id: str = Field(description="the agent to run it: of this sweep, running, idle")
+    params: dict[str, Any] = Field(description="the run's parameters, plain and nested")
+    info: dict[str, Any] = Field(
+        default_factory=dict, description="what the search says about it (kept as search_info)"
+    )
+
+
+class RunStop(_Body):
+    """Stop a run: its agent's next heartbeat carries the order (spec §5.7, §7.7)."""
+
+    reason: str = Field(min_length=1, description="why, shown with the run (e.g. the rule)")
 
 
 class RunImport(_Body):

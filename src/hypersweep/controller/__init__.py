@@ -17,6 +17,7 @@ from hypersweep.controller._retry import attempt_of, root_of
 from hypersweep.controller._summary import (
     BestRun,
     SweepSummary,
+    counted_for_cap,
     counts_against_cap,
     finite,
     metric_of,
@@ -41,6 +42,7 @@ __all__ = [
     "StopRun",
     "SweepSummary",
     "attempt_of",
+    "counted_for_cap",
     "counts_against_cap",
     "create_sweep",
     "final_state",

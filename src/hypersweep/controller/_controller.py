@@ -18,7 +18,7 @@ from hypersweep import engine
 from hypersweep.controller._commands import AssignRun, Command, Exit, StopRun
 from hypersweep.controller._retry import latest_attempts, next_preempted_rerun, next_retry
 from hypersweep.controller._series import Row, SeriesCache
-from hypersweep.controller._summary import PRIOR, counts_against_cap, finite, reaches
+from hypersweep.controller._summary import PRIOR, counted_for_cap, finite, reaches
 from hypersweep.controller._sweeps import register_agent
 from hypersweep.domain import RunState
 from hypersweep.errors import ConflictError, HypersweepError, NotFoundError
@@ -472,23 +472,16 @@ class Controller:
             again = next_preempted_rerun(records, config.retry)
             if again is not None:
                 return again
-            if config.run_cap is not None:
-                # a preempted attempt is not counted: its re-run is, so the logical run counts
-                # once, as W&B's resumed run does (spec §4.6, §8.2)
-                counted = sum(
-                    1
-                    for run in records
-                    if run.state is not RunState.PREEMPTED and counts_against_cap(run)
-                )
-                if counted >= config.run_cap:
-                    outcome["why"] = (
-                        f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs"
-                    )
-                    return None
+            if config.run_cap is not None and counted_for_cap(records) >= config.run_cap:
+                outcome["why"] = f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs"
+                return None
             if config.retry is not None:
                 again = next_retry(records, config.retry)
                 if again is not None:
                     return again
+            if config.controller == "local":  # its controller schedules runs (schedule_run)
+                outcome["why"] = None
+                return None
             searched = latest_attempts(records) if learns else records
             runs = self._engine_runs(sweep.id, searched, series)
             suggestions = engine.next_runs(config, runs, 1)
@@ -651,6 +644,8 @@ class Controller:
     def _judged_after(self, run: RunRecord) -> bool:
         """Whether a batch of ``run`` (as it left the run) calls for the sweep's stopping rule."""
         config = self._config_of(run.sweep_id)
+        if config.controller == "local":  # its controller applies the rule (spec §10)
+            return False
         return config.early_terminate is not None and not run.stopped and not is_importing(run)
 
     def _apply_stopping_rule(self, sweep_id: str, now: datetime) -> dict[str, str]:
@@ -750,6 +745,77 @@ class Controller:
             exit_code=exit_code,
             stop_reason=f"preempted: SIGTERM from outside the agent ({code})",
         )
+
+    def schedule_run(
+        self,
+        sweep_id: str,
+        agent_id: str,
+        params: Mapping[str, Any],
+        now: datetime,
+        *,
+        info: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """A local controller's suggestion (spec §10): a pending run for ``agent_id``, which
+        its next heartbeat hands it (as a run whose answer was lost is handed again).
+
+        The sweep's lock is held while the agent is checked idle and ``run_cap`` counted, as
+        for the server's own hand-outs, so two suggestions never go to one agent.
+
+        Raises:
+            NotFoundError: no such sweep or agent.
+            ConflictError: the sweep is not locally controlled, or hands out no runs; the agent
+                is of another sweep, not running, or has a run alive; ``run_cap`` is reached.
+        """
+        sweep = self.store.get_sweep(sweep_id)
+        config = self.parsed(sweep)
+        if config.controller != "local":
+            raise ConflictError(
+                f"sweep {sweep.id} is searched by the server; a local controller schedules runs "
+                "only for a sweep created with controller: {type: local}"
+            )
+        if sweep.state not in (SweepState.PENDING, SweepState.RUNNING):
+            raise ConflictError(
+                f"sweep {sweep.id} is {sweep.state.value} and hands out no runs; resume it first"
+            )
+        agent = self.store.get_agent(agent_id)
+        if agent.sweep_id != sweep.id or agent.state is not AgentState.RUNNING:
+            why = f"of sweep {agent.sweep_id}" if agent.sweep_id != sweep.id else agent.state.value
+            raise ConflictError(
+                f"agent {agent.id} is {why}; schedule runs for a running agent of sweep {sweep.id} "
+                f"(GET /sweeps/{sweep.id}/agents lists them)"
+            )
+        refused: list[str] = []
+
+        def make_params(records: Sequence[RunRecord]) -> NewRun | None:
+            busy = [r.id for r in records if r.agent_id == agent.id and r.state in _ALIVE]
+            if busy:
+                refused.append(f"agent {agent.id} has run {busy[0]} alive; one run at a time")
+                return None
+            if config.run_cap is not None and counted_for_cap(records) >= config.run_cap:
+                refused.append(f"sweep {sweep.id} reached its run_cap of {config.run_cap} runs")
+                return None
+            return NewRun(dict(params), dict(info or {}) or None)
+
+        run = self.store.assign_run(sweep.id, agent.id, make_params, now)
+        if run is None:
+            raise ConflictError(refused[0] if refused else f"no run scheduled for {agent.id}")
+        if sweep.state is SweepState.PENDING:
+            self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
+        return run
+
+    def stop_run(self, run_id: str, reason: str, now: datetime) -> RunRecord:
+        """Flag a pending or running run stopped with ``reason``: its agent's next heartbeat
+        carries the order, and its end is recorded killed (spec §5.7). A run already stopped
+        keeps its first reason.
+
+        Raises:
+            NotFoundError: no such run.
+            ConflictError: the run has ended.
+        """
+        run = self.store.get_run(run_id)
+        if run.stopped and not run.is_terminal:
+            return run
+        return self.store.update_run(run.id, now, stopped=True, stop_reason=reason)
 
     def import_run(
         self,

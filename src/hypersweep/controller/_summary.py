@@ -15,6 +15,7 @@ __all__ = [
     "PRIOR",
     "BestRun",
     "SweepSummary",
+    "counted_for_cap",
     "counts_against_cap",
     "finite",
     "metric_of",
@@ -79,6 +80,12 @@ def counts_against_cap(run: RunRecord) -> bool:
     if run.state not in (RunState.CRASHED, RunState.KILLED):
         return True
     return any(not key.startswith("_") for key in run.summary)
+
+
+def counted_for_cap(runs: Sequence[RunRecord]) -> int:
+    """How many of ``runs`` count against ``run_cap``: a preempted attempt is not counted, its
+    re-run is, so the logical run counts once, as W&B's resumed run does (spec §4.6, §8.2)."""
+    return sum(1 for run in runs if run.state is not RunState.PREEMPTED and counts_against_cap(run))
 
 
 def best_run(runs: Sequence[RunRecord], name: str, goal: str) -> BestRun | None:

@@ -23,6 +23,7 @@ from hypersweep.protocol import (
     RunFinish,
     RunOut,
     RunStart,
+    RunStop,
     SummaryUpdate,
 )
 from hypersweep.server._context import Ctx
@@ -172,6 +173,20 @@ def append_output(run: str, body: OutputChunk, ctx: Ctx) -> Ack:
 @router.get("/runs/{run}/output")
 def output(run: str, ctx: Ctx, tail: Annotated[int | None, Query(ge=0)] = None) -> OutputOut:
     return OutputOut(text=ctx.store.output(run, tail=tail))
+
+
+#: a stop reason names the rule, the band, the value and the threshold: longer than a name
+_REASON_LENGTH = 1024
+
+
+@router.post("/runs/{run}/stop")
+def stop_run(run: str, body: RunStop, ctx: Ctx) -> RunOut:
+    """Flag the run stopped (a local controller's rule, or by hand); its agent's next heartbeat
+    carries the order and its end is recorded killed. 409 when it has ended."""
+    check = RequestCheck()
+    check.text(("reason",), body.reason, _REASON_LENGTH)
+    check.done()
+    return run_out(ctx.controller.stop_run(run, body.reason, ctx.now()))
 
 
 @router.post("/runs/{run}/finish")

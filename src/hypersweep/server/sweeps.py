@@ -11,14 +11,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from hypersweep import controller
+# by name, not `from hypersweep import controller`: that attribute is W&B's controller()
 from hypersweep.config import limit_issues
+from hypersweep.controller import create_sweep as create_sweep_record
+from hypersweep.controller import sweep_action
 from hypersweep.errors import ConfigError
 from hypersweep.protocol import (
     AgentOut,
     AgentRegister,
     RunImport,
     RunOut,
+    ScheduleRun,
     SweepAction,
     SweepCreate,
     SweepCreated,
@@ -59,7 +62,7 @@ def create_sweep(body: SweepCreate, ctx: Ctx) -> SweepCreated:
     if not body.name:
         check.text(("config", "name"), _str(body.config.get("name")), NAME_LENGTH)
     check.done()
-    sweep, warnings = controller.create_sweep(
+    sweep, warnings = create_sweep_record(
         ctx.store,
         finite_json(body.config),
         ctx.now(),
@@ -87,7 +90,7 @@ def get_sweep(ctx: Ctx, sweep: str, project: str | None = None) -> SweepOut:
 def set_state(body: SweepAction, ctx: Ctx, sweep: str, project: str | None = None) -> SweepOut:
     """pause / resume / stop / cancel (spec §8.1); 409 when the sweep's state forbids it."""
     record = resolve_sweep(ctx, sweep, project)
-    changed = controller.sweep_action(ctx.store, record.id, body.action, ctx.now())
+    changed = sweep_action(ctx.store, record.id, body.action, ctx.now())
     return sweep_out(ctx.store, changed)
 
 
@@ -179,6 +182,25 @@ def register_agent(
     return agent_out(agent)
 
 
+def schedule_run(body: ScheduleRun, ctx: Ctx, sweep: str, project: str | None = None) -> RunOut:
+    """A local controller's run for one idle agent (spec §10); 409 when the sweep is searched
+    by the server, hands out no runs, or the agent cannot take it."""
+    check_nesting(("params",), body.params)  # before finite_json, which recurses
+    check_nesting(("info",), body.info)
+    check = RequestCheck()
+    check.text(("agent_id",), body.agent_id, ID_LENGTH, in_url=True)
+    check.done()
+    record = resolve_sweep(ctx, sweep, project)
+    run = ctx.controller.schedule_run(
+        record.id,
+        body.agent_id,
+        finite_json(body.params),
+        ctx.now(),
+        info=finite_json(body.info),
+    )
+    return run_out(run)
+
+
 def list_agents(ctx: Ctx, sweep: str, project: str | None = None) -> list[AgentOut]:
     record = resolve_sweep(ctx, sweep, project)
     return [agent_out(agent) for agent in ctx.store.list_agents(record.id)]
@@ -191,6 +213,7 @@ _ROUTES: list[tuple[str, str, Callable[..., Any], int]] = [
     ("POST", "/runs", import_run, 201),
     ("POST", "/agents", register_agent, 201),
     ("GET", "/agents", list_agents, 200),
+    ("POST", "/schedule", schedule_run, 201),
 ]
 # Not add_sweep_route: every /sweeps/{sweep}/... must come before /sweeps/{project}/{sweep},
 # which would take their paths.
