@@ -83,10 +83,16 @@ def _parse_block(
         name = str(key)
         spec_path = join_path(key_path, name)
         if not isinstance(key, str) or not _NAME_RE.match(name):
+            # YAML 1.1 reads on/off/yes/no (and true/false) as booleans, also as keys
+            quote = (
+                "; YAML read this name as a boolean: quote it, e.g. 'off':"
+                if isinstance(key, bool)
+                else ""
+            )
             issues.warn(
                 spec_path,
                 f"{name!r} does not match {NAME_PATTERN!r}; names start with a letter or "
-                "underscore, then letters, digits, '_', '.' or '-' (the parameter is kept)",
+                f"underscore, then letters, digits, '_', '.' or '-' (the parameter is kept){quote}",
             )
         _parse_spec(raw[key], (*prefix, name), spec_path, issues, out)
 

@@ -390,6 +390,13 @@ CASES: list[tuple[str, dict[str, Any], str, Severity, tuple[str, ...]]] = [
         ("'1bad' does not match '^^[A-Za-z_][A-Za-z0-9_.-]*$'",),
     ),
     (
+        "yaml-boolean-parameter-name",  # `off:` in a YAML file
+        {"method": "random", "parameters": {False: {"value": 1}}},
+        "parameters.False",
+        Severity.WARNING,
+        ("YAML read this name as a boolean: quote it, e.g. 'off':",),
+    ),
+    (
         "unknown-top-level-key",
         {"method": "random", "parameters": GOOD_PARAMS, "foo": 1},
         "foo",
