@@ -11,7 +11,8 @@ Training code uses it like wandb (``import hypersweep as wandb`` works)::
 
 W&B's other calls are here too (``define_metric``, ``login``, media such as ``Histogram`` and
 ``Table``, ``watch``, artifacts, ``Settings``, ``termlog``, ``Error``; see docs/wandb-compat.md),
-and ``hypersweep.Api()`` reads sweeps and runs back for analysis like ``wandb.Api()``.
+and ``hypersweep.Api()`` reads sweeps and runs back for analysis like ``wandb.Api()``;
+``hypersweep.controller(sweep)`` runs a sweep's search in this process like ``wandb.controller``.
 
 Everything but the errors loads on first use, so ``import hypersweep`` stays light (no numpy,
 httpx, pydantic, FastAPI or SQLAlchemy). ``config``, ``summary`` and ``run`` are those of the
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         watch,
     )
     from hypersweep.client._config import Config
+    from hypersweep.client._controller import controller
     from hypersweep.client._init import define_metric, finish, init, log
     from hypersweep.client._media import Audio, Histogram, Html, Image, Object3D, Table, Video, plot
     from hypersweep.client._outbox import Summary
@@ -96,6 +98,7 @@ __all__ = [
     "agent",
     "alert",
     "config",
+    "controller",
     "define_metric",
     "finish",
     "init",
@@ -218,6 +221,22 @@ class _Package(types.ModuleType):
         if not isinstance(value, types.ModuleType):
             raise AttributeError("hypersweep.agent is the agent function; call it, do not set it")
         self.__dict__["_agent_package"] = value
+
+    # ``hypersweep.controller`` is W&B's local controller function; the ``hypersweep.controller``
+    # subpackage (the server's controller) is bound the same way once imported.
+    @property
+    def controller(self) -> Any:
+        from hypersweep.client._controller import controller
+
+        return controller
+
+    @controller.setter
+    def controller(self, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):
+            raise AttributeError(
+                "hypersweep.controller is the local controller function; call it, do not set it"
+            )
+        self.__dict__["_controller_package"] = value
 
 
 sys.modules[__name__].__class__ = _Package

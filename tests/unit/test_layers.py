@@ -22,7 +22,9 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"domain", "errors"},
     "protocol": {"domain", "config", "errors"},
     "controller": {"engine", "store", "domain", "errors", "config", "search", "stopping"},
-    "client": {"protocol", "config", "domain", "errors", "credentials"},
+    # engine: the local controller (client/_controller.py) runs the server's search in the
+    # user's process; imported there only, so `import hypersweep` stays light
+    "client": {"protocol", "config", "domain", "errors", "credentials", "engine"},
     "server": {
         "controller",
         "store",

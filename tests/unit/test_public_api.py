@@ -39,6 +39,7 @@ def test_package_exports() -> None:
         "agent",
         "alert",
         "config",
+        "controller",
         "define_metric",
         "finish",
         "init",
@@ -65,6 +66,9 @@ def test_package_exports() -> None:
     # W&B's functions, even after the subpackage of the same name is imported
     importlib.import_module("hypersweep.agent")
     assert callable(hypersweep.agent)
+    importlib.import_module("hypersweep.controller")  # the server's controller subpackage
+    assert callable(hypersweep.controller)
+    assert not isinstance(hypersweep.controller, type(hypersweep))
     assert callable(hypersweep.sweep)
 
 
@@ -74,7 +78,9 @@ def test_client_exports() -> None:
     assert set(client.__all__) == {
         "DEFAULT_SERVER",
         "ApiClient",
+        "LocalController",
         "Run",
+        "controller",
         "current_run",
         "finish",
         "init",

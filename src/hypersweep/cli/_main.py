@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hypersweep.cli.agent import agent_command
+from hypersweep.cli.controller import controller_command
 from hypersweep.cli.export import export_command
 from hypersweep.cli.keys import key_group, login_command
 from hypersweep.cli.launch import launch_command
@@ -25,6 +26,7 @@ def main() -> None:
 main.add_command(validate_command)
 main.add_command(sweep_command)
 main.add_command(agent_command)
+main.add_command(controller_command)
 main.add_command(launch_command)
 main.add_command(runs_command)
 main.add_command(quickstart_command)

@@ -1,5 +1,6 @@
 """``hypersweep sweep CONFIG`` creates a sweep; ``hypersweep sweep --pause|--resume|--stop|--cancel
-ID`` changes its state (spec §9.1, §8.1).
+ID`` changes its state (spec §9.1, §8.1); ``hypersweep sweep --controller CONFIG`` creates a
+locally controlled sweep and runs its controller here (spec §10).
 
 The config is validated here first (``engine.validate``), so a broken file prints every issue
 with its key path and exits 2 without a server round trip and without creating anything. The
@@ -18,11 +19,18 @@ import click
 from hypersweep import engine
 from hypersweep.cli._output import fetch_sweep, sweep_path, user_errors
 from hypersweep.client import DEFAULT_SERVER, ApiClient
+from hypersweep.client._controller import LocalController
 from hypersweep.client._sweep import copy_prior_runs, fetch_prior_runs
 from hypersweep.config import load_source
 from hypersweep.errors import ConfigError
 
-__all__ = ["agent_command", "sweep_command"]
+__all__ = [
+    "agent_command",
+    "interval_option",
+    "server_option",
+    "sweep_command",
+    "verbose_option",
+]
 
 # flag -> (action sent to the server, the verb printed while it happens; spec §9.1)
 _ACTIONS = {
@@ -37,6 +45,18 @@ server_option = click.option(
     metavar="URL",
     default=None,
     help=f"The hypersweep server [default: $HYPERSWEEP_SERVER or {DEFAULT_SERVER}].",
+)
+# the local controller's (``hypersweep controller``, ``hypersweep sweep --controller``)
+verbose_option = click.option(
+    "--verbose", is_flag=True, help="Controller: print each run scheduled or stopped, and why."
+)
+interval_option = click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Controller: seconds between its steps.",
 )
 
 
@@ -88,6 +108,15 @@ def agent_command(path: str, url: str) -> str:
 @click.option(
     "--cancel", "actions", flag_value="cancel", multiple=True, help="Cancel sweep ID; kills runs."
 )
+@click.option(
+    "--controller",
+    "local",
+    is_flag=True,
+    help="Create the sweep with controller: {type: local}, then run its controller here "
+    "(as `hypersweep controller ID`).",
+)
+@verbose_option
+@interval_option
 @server_option
 def sweep_command(
     target: str,
@@ -99,6 +128,9 @@ def sweep_command(
     strict: bool,
     prior_runs: tuple[str, ...],
     actions: tuple[str, ...],
+    local: bool,
+    verbose: bool,
+    interval: float,
     server: str | None,
 ) -> None:
     """Create a sweep from CONFIG (W&B's YAML or JSON), or change the state of sweep ID.
@@ -107,18 +139,32 @@ def sweep_command(
     hypersweep sweep sweep.yaml            create it, print the agent command
     ID=$(hypersweep sweep -q sweep.yaml)   only the id, for scripts
     hypersweep sweep --pause PROJECT/ID    also --resume, --stop, --cancel
+    hypersweep sweep --controller sweep.yaml   create it, then run its search here
     """
     if len(set(actions)) > 1 or len(actions) > 1:
         raise click.UsageError("Only one state flag (stop/cancel/pause/resume) is allowed.")
     prior = [part.strip() for value in prior_runs for part in value.split(",") if part.strip()]
+    interval_given = (
+        click.get_current_context().get_parameter_source("interval")
+        is not click.core.ParameterSource.DEFAULT
+    )
+    if (verbose or interval_given) and not local:
+        raise click.UsageError("--verbose and --interval go with --controller.")
     if actions:
         if prior:
             raise click.UsageError("--prior-runs goes with a new sweep, not with a state flag.")
+        if local:
+            raise click.UsageError(
+                "--controller goes with a new sweep, not with a state flag; run the controller "
+                "of an existing sweep with `hypersweep controller ID`."
+            )
         _change_state(target, actions[0], server)
     else:
-        given = {"entity": entity, "program": program}
+        given: dict[str, Any] = {"entity": entity, "program": program}
+        if local:  # W&B's --controller sets controller.type (spec §9.1)
+            given["controller"] = {"type": "local"}
         overrides = {key: value for key, value in given.items() if value is not None}
-        _create(
+        created = _create(
             target,
             project,
             name,
@@ -128,6 +174,11 @@ def sweep_command(
             prior=prior,
             overrides=overrides,
         )
+        if local:
+            if not quiet:
+                click.echo("Running its local controller here (Ctrl-C stops it)", err=True)
+            with user_errors(), ApiClient(server) as client:
+                LocalController(client, created).run(verbose=verbose, interval=interval)
 
 
 def _create(
@@ -139,8 +190,9 @@ def _create(
     strict: bool,
     server: str | None,
     prior: list[str] | None = None,
-    overrides: dict[str, str] | None = None,
-) -> None:
+    overrides: dict[str, Any] | None = None,
+) -> str:
+    """Create the sweep, print its id and the agent command, and return the id."""
     if not Path(path).is_file():
         hint = (
             "; to change a sweep's state add --pause, --resume, --stop or --cancel"
@@ -175,7 +227,7 @@ def _create(
             url = client.url
     if quiet:
         click.echo(created.id)
-        return
+        return created.id
     for warning in created.warnings:
         prefix = f"{warning.path}: " if warning.path else ""
         click.echo(f"{path}: {prefix}warning: {warning.message}", err=True)
@@ -185,6 +237,7 @@ def _create(
         click.echo(f"Copied {copied} prior run{'s' * (copied != 1)} into it", err=True)
     click.echo(f"Run sweep agent with: {agent_command(where, url)}", err=True)
     click.echo(f"See its runs with: hypersweep runs {where}", err=True)
+    return created.id
 
 
 def _change_state(target: str, action: str, server: str | None) -> None:

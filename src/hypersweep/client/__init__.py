@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hypersweep.client._controller import LocalController, controller
     from hypersweep.client._env import DEFAULT_SERVER, server_url
     from hypersweep.client._http import ApiClient, split_sweep_path
     from hypersweep.client._init import (
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SERVER",
     "ApiClient",
+    "LocalController",
     "Run",
+    "controller",
     "current_run",
     "finish",
     "init",
@@ -43,6 +46,8 @@ _WHERE = {
     "server_url": "_env",
     "ApiClient": "_http",
     "split_sweep_path": "_http",
+    "LocalController": "_controller",
+    "controller": "_controller",
     "Run": "_run",
     "current_run": "_init",
     "finish": "_init",

@@ -41,6 +41,8 @@ from hypersweep.protocol import (
     RunImport,
     RunOut,
     RunStart,
+    RunStop,
+    ScheduleRun,
     SummaryUpdate,
     SweepAction,
     SweepCreate,
@@ -159,6 +161,24 @@ class ApiClient:
     def import_run(self, sweep_id: str, run: RunImport) -> RunOut:
         return self._call("POST", f"/sweeps/{_bare(sweep_id)}/runs", RunOut, run)
 
+    def schedule_run(
+        self,
+        sweep_id: str,
+        agent_id: str,
+        params: Mapping[str, Any],
+        info: Mapping[str, Any] | None = None,
+    ) -> RunOut:
+        """A local controller's suggestion (spec §10): a new pending run for ``agent_id``, an
+        idle running agent of the sweep, which gets it at its next heartbeat.
+
+        Raises:
+            NotFoundError: no such sweep or agent.
+            ConflictError: the sweep is not locally controlled or hands out no runs, or the
+                agent is not an idle running agent of it; the server's sentence says which.
+        """
+        body = ScheduleRun(agent_id=agent_id, params=dict(params), info=dict(info or {}))
+        return self._call("POST", f"/sweeps/{_bare(sweep_id)}/schedule", RunOut, body)
+
     # -- agents --------------------------------------------------------------------------------
 
     def register_agent(
@@ -242,6 +262,16 @@ class ApiClient:
         params = {"tail": str(tail)} if tail is not None else None
         answer = self._call("GET", f"/runs/{run_id}/output", OutputOut, params=params)
         return answer.text
+
+    def stop_run(self, run_id: str, reason: str) -> RunOut:
+        """Flag a pending or running run stopped with ``reason``; its agent's next heartbeat
+        carries the order (spec §7.7).
+
+        Raises:
+            ConflictError: the run has ended.
+        """
+        body = RunStop(reason=reason)
+        return self._call("POST", f"/runs/{run_id}/stop", RunOut, body)
 
     def finish_run(
         self, run_id: str, *, exit_code: int | None = None, state: str | None = None
