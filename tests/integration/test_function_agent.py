@@ -130,7 +130,7 @@ def test_a_run_judged_at_its_last_log_ended_on_its_own_and_is_finished(server: s
     assert late.stop_reason is not None and late.stop_reason.startswith("hyperband")
 
 
-def test_sys_exit_in_a_job_ends_that_job_with_its_code_and_the_agent_goes_on(
+def test_sys_exit_or_finish_with_a_code_in_a_job_ends_that_job_with_it_and_the_agent_goes_on(
     server: str,
 ) -> None:
     def train() -> None:
@@ -140,14 +140,22 @@ def test_sys_exit_in_a_job_ends_that_job_with_its_code_and_the_agent_goes_on(
             sys.exit(3)
         if hypersweep.config.x == 3:
             sys.exit()
+        if hypersweep.config.x == 5:
+            hypersweep.finish(exit_code=2)  # W&B records it failed, though the job returns
 
-    sweep_id = hypersweep.sweep(grid([1, 2, 3, 4]))
+    sweep_id = hypersweep.sweep(grid([1, 2, 3, 4, 5]))
     hypersweep.agent(sweep_id, function=train)  # returns: the caller's script goes on
     with ApiClient(server) as api:
         ends = sorted(
             (run.params["x"], run.state.value, run.exit_code) for run in api.list_runs(sweep_id)
         )
-    assert ends == [(1, "finished", 0), (2, "failed", 3), (3, "finished", 0), (4, "finished", 0)]
+    assert ends == [
+        (1, "finished", 0),
+        (2, "failed", 3),
+        (3, "finished", 0),
+        (4, "finished", 0),
+        (5, "failed", 2),
+    ]
 
 
 def test_prior_runs_are_copied_into_a_new_sweep(server: str) -> None:

@@ -90,6 +90,7 @@ def test_client_exports() -> None:
         "set_inprocess_agent",
         "split_sweep_path",
         "sweep",
+        "take_exit_code",
     }
     for name in client.__all__:
         assert getattr(client, name) is not None

@@ -28,6 +28,7 @@ from hypersweep.client import (
     request_stop,
     set_inprocess_agent,
     split_sweep_path,
+    take_exit_code,
 )
 from hypersweep.errors import HypersweepError, RunStopped, ServerUnavailable
 from hypersweep.protocol import ExitCommand, RunCommand, StopCommand
@@ -182,7 +183,8 @@ class _FunctionAgent:
             self.api.start_run(command.run_id, host=socket.gethostname(), agent_id=agent_id)
             beater.start()
             self.function()
-            code, whole = 0, True
+            code = take_exit_code(command.run_id) or 0  # its own finish(exit_code=...)
+            whole = code == 0
         except KeyboardInterrupt:
             code = -signal.SIGINT  # ended by the user: killed, not failed
             raise

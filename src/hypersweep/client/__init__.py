@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         log,
         request_stop,
         set_inprocess_agent,
+        take_exit_code,
     )
     from hypersweep.client._run import Run
     from hypersweep.client._sweep import sweep
@@ -39,6 +40,7 @@ __all__ = [
     "set_inprocess_agent",
     "split_sweep_path",
     "sweep",
+    "take_exit_code",
 ]
 
 _WHERE = {
@@ -56,6 +58,7 @@ _WHERE = {
     "request_stop": "_init",
     "set_inprocess_agent": "_init",
     "sweep": "_sweep",
+    "take_exit_code": "_init",
 }
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "log",
     "request_stop",
     "set_inprocess_agent",
+    "take_exit_code",
 ]
 
 MODES = ("online", "offline", "disabled")
@@ -87,6 +88,7 @@ _lock = threading.RLock()
 _current: Run | None = None
 _unfinished: list[Run] = []
 _inprocess_agent = False
+_job_exit_codes: dict[str, int] = {}  # run id -> finish(exit_code=) in an in-process job
 _hooks_installed = False
 _exit_code: int | None = None
 _said_not_in_sweep = False
@@ -104,6 +106,14 @@ def set_inprocess_agent(enabled: bool) -> None:
     """
     global _inprocess_agent
     _inprocess_agent = enabled
+
+
+def take_exit_code(run_id: str) -> int | None:
+    """The exit code a job of the in-process agent gave ``finish(exit_code=...)`` for its run,
+    once (None when it did not finish the run itself): ``wandb.finish(exit_code=1)`` in a job
+    makes its run failed, as in W&B, where the agent's own finish then changes nothing."""
+    with _lock:
+        return _job_exit_codes.pop(run_id, None)
 
 
 def _stop_raises() -> bool:
@@ -374,6 +384,8 @@ def _remember(run: Run) -> None:
 def _forget(run: Run) -> None:
     global _current
     with _lock:
+        if _inprocess_agent and run.exit_code is not None:
+            _job_exit_codes[run.id] = run.exit_code
         if run in _unfinished:
             _unfinished.remove(run)
         if _current is run:

@@ -87,6 +87,7 @@ class Run:
         self._stop_reason: str | None = None
         self._stopped = False
         self._finished = False
+        self._exit_code: int | None = None  # what finish() was given (0 when nothing)
         self._warned_finished = False
         self._agent_id = sender.agent_id if sender is not None else None
         self._server = sender.server if sender is not None and sender.online else None
@@ -370,6 +371,7 @@ class Run:
             self._commit()
             self._finished = True
         code = 0 if exit_code is None else int(exit_code)
+        self._exit_code = code
         try:
             if self._sender is not None:
                 ending = Ending(
@@ -381,6 +383,11 @@ class Run:
                 self._sender.close(ending, timeout)
         finally:
             self._on_finish(self)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code ``finish()`` recorded; None while the run goes on."""
+        return self._exit_code
 
     def __enter__(self) -> Run:
         return self
