@@ -37,7 +37,7 @@ from tenacity import (
 from hypersweep.agent._child import Child
 from hypersweep.agent._job import job_env
 from hypersweep.agent._rules import FailureRules, preemption
-from hypersweep.agent._settings import heartbeat_interval, kill_delay
+from hypersweep.agent._settings import heartbeat_interval, kill_delay, report_interval
 from hypersweep.agent._wakeup import Wakeup
 from hypersweep.agent._wandb_bridge import WandbBridge
 from hypersweep.client import ApiClient, split_sweep_path
@@ -119,6 +119,8 @@ class CommandAgent:
         self.project = options.project or self._path_project
         self.interval = heartbeat_interval(options.env)
         self.kill_delay = kill_delay(options.env)
+        self.report_interval = report_interval(options.env)
+        self._reported_at = time.monotonic()
         self.rules = FailureRules.from_env(
             time.monotonic(), options.env, max_consecutive=options.max_consecutive_failed_runs
         )
@@ -169,6 +171,7 @@ class CommandAgent:
             while True:
                 self._reap()
                 self._enforce_kill_deadlines()
+                self._report()
                 if self._done():
                     break
                 if self._heartbeating:
@@ -185,6 +188,13 @@ class CommandAgent:
             self._unreported.clear()
         say("Exiting.")
         return self.exit_code
+
+    def _report(self) -> None:
+        """W&B's periodic line of the runs alive, when WANDB_AGENT_REPORT_INTERVAL asks."""
+        now = time.monotonic()
+        if self.report_interval > 0 and now - self._reported_at >= self.report_interval:
+            self._reported_at = now
+            say(f"Running runs: {list(self.children)}")
 
     def _done(self) -> bool:
         if self.children:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-__all__ = ["heartbeat_interval", "kill_delay"]
+__all__ = ["heartbeat_interval", "kill_delay", "report_interval"]
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -29,3 +29,9 @@ def heartbeat_interval(env: Mapping[str, str] = os.environ) -> float:
 def kill_delay(env: Mapping[str, str] = os.environ) -> float:
     """Seconds from a stop's SIGTERM to SIGKILL (``WANDB_AGENT_KILL_DELAY``, default 30)."""
     return _seconds(env, "WANDB_AGENT_KILL_DELAY", 30.0)
+
+
+def report_interval(env: Mapping[str, str] = os.environ) -> float:
+    """Seconds between the agent's "Running runs: [...]" lines (``WANDB_AGENT_REPORT_INTERVAL``,
+    default 0: none, as W&B's agent)."""
+    return _seconds(env, "WANDB_AGENT_REPORT_INTERVAL", 0.0)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hypersweep.agent._job import job_env, write_param_file
-from hypersweep.agent._settings import heartbeat_interval, kill_delay
+from hypersweep.agent._settings import heartbeat_interval, kill_delay, report_interval
 
 
 def test_the_param_file_is_wandbs_config_format_in_command_order(tmp_path: Path) -> None:
@@ -79,6 +79,8 @@ def test_the_knobs_read_seconds_and_name_a_bad_value() -> None:
     assert kill_delay({"WANDB_AGENT_KILL_DELAY": "2"}) == 2.0
     with pytest.raises(ValueError, match="WANDB_AGENT_KILL_DELAY='soon'"):
         kill_delay({"WANDB_AGENT_KILL_DELAY": "soon"})
+    assert report_interval({}) == 0.0  # W&B's default: no report lines
+    assert report_interval({"WANDB_AGENT_REPORT_INTERVAL": "60"}) == 60.0
 
 
 def test_the_params_also_go_as_json_so_init_skips_yaml(

@@ -61,3 +61,21 @@ def test_without_f_it_is_not_passed_on_and_does_not_kill_the_agent(
     assert agent._accepting
     assert "start the agent with -f" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGUSR1) is previous[USR1]
+
+
+def test_wandb_agent_report_interval_prints_the_runs_alive(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api: Any = object()
+    env = {"HYPERSWEEP_AGENT_HEARTBEAT": "1", "WANDB_AGENT_REPORT_INTERVAL": "0.01"}
+    agent = CommandAgent(AgentOptions("s1", env=env), api=api)
+    fake: Any = Child()
+    agent.children["r1"] = fake
+    agent._reported_at -= 1  # as if the interval had passed
+    agent._report()
+    agent._report()  # not again before the next interval
+    assert capsys.readouterr().err.count("Running runs: ['r1']") == 1
+    quiet = CommandAgent(AgentOptions("s1", env={"HYPERSWEEP_AGENT_HEARTBEAT": "1"}), api=api)
+    quiet._reported_at -= 1000
+    quiet._report()  # W&B's default 0: never
+    assert "Running runs" not in capsys.readouterr().err
