@@ -27,14 +27,14 @@ from __future__ import annotations
 import copy
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from hypersweep import engine
 from hypersweep.client._config import warn
+from hypersweep.client._controller_answers import custom, function_name, stop_orders, suggestion
 from hypersweep.client._http import ApiClient, split_sweep_path
-from hypersweep.client._plain import plain_config
 from hypersweep.client._sweep import _config_of, sweep
 from hypersweep.domain import TERMINAL_STATES, RunState
 from hypersweep.errors import (
@@ -204,7 +204,7 @@ class LocalController:
         ``engine.Suggestion``, an object with a W&B-style ``.config`` (``{name: {"value": v}}``),
         or None to finish the sweep. A string naming the config's own method goes back to it.
         """
-        self._search = _custom("configure_search", search, self._parsed.method, "method")
+        self._search = custom("configure_search", search, self._parsed.method, "method")
 
     def configure_stopping(self, stopping: StoppingFunction | str) -> None:
         """Stop runs with ``stopping(sweep_config, runs)`` instead of ``early_terminate``.
@@ -213,7 +213,7 @@ class LocalController:
         ``engine.Run`` records it was given). Only running runs not stopped yet are stopped.
         """
         kind = (self._parsed.early_terminate or {}).get("type")
-        self._stopping = _custom("configure_stopping", stopping, kind, "early_terminate.type")
+        self._stopping = custom("configure_stopping", stopping, kind, "early_terminate.type")
 
     def done(self) -> bool:
         """Whether the sweep is over (not pending or running), as the last read found it."""
@@ -344,7 +344,7 @@ class LocalController:
     def _apply_stopping(self, runs: list[engine.Run]) -> None:
         if self._stopping is not None:
             named = self._stopping(self.sweep_config, list(runs))
-            orders = _stop_orders(named, _name(self._stopping))
+            orders = stop_orders(named, function_name(self._stopping))
         elif self._parsed.early_terminate is not None:
             orders = engine.runs_to_stop(self._parsed, runs)
         else:
@@ -377,7 +377,7 @@ class LocalController:
         if suggestion is None:
             search = self._search
             self._finish(
-                f"the search function {_name(search)} returned None"
+                f"the search function {function_name(search)} returned None"
                 if search is not None
                 else "its search has no more runs (every grid point is handed out)"
             )
@@ -406,7 +406,7 @@ class LocalController:
         if self._search is None:
             found = engine.next_runs(self._parsed, runs, 1)
             return found[0] if found else None
-        return _suggestion(self._search(self.sweep_config, list(runs)), _name(self._search))
+        return suggestion(self._search(self.sweep_config, list(runs)), function_name(self._search))
 
     def _finish(self, why: str) -> None:
         """Finish the sweep (``stop``): no new runs, running runs go on to their end."""
@@ -417,83 +417,6 @@ class LocalController:
             return
         self._why_ended = why
         self._actions.append(f"Finish sweep {self._sweep.id}: {why}")
-
-
-# -- the user's functions and their answers ------------------------------------------------------
-
-
-def _custom(call: str, given: Any, configured: str | None, key: str) -> Any:
-    """The function ``configure_search`` / ``configure_stopping`` got; None for the name of
-    what the config already says (back to the engine)."""
-    if isinstance(given, str):
-        if given == configured:
-            return None
-        raise HypersweepError(
-            f"{call}({given!r}): the sweep's {key} is {configured!r}, fixed when it was created; "
-            f"pass a function fn(sweep_config, runs), or create a sweep with that {key}"
-        )
-    if not callable(given):
-        raise HypersweepError(
-            f"{call}({given!r}): expected a function fn(sweep_config, runs), got "
-            f"{type(given).__name__}"
-        )
-    return given
-
-
-def _name(function: Callable[..., Any]) -> str:
-    return getattr(function, "__qualname__", None) or repr(function)
-
-
-def _suggestion(answer: Any, name: str) -> engine.Suggestion | None:
-    """A search function's answer as a suggestion of plain parameters; None: no more runs."""
-    if answer is None:
-        return None
-    if isinstance(answer, engine.Suggestion):
-        params, info = dict(answer.params), dict(answer.info)
-    elif isinstance(answer, Mapping):
-        params, info = dict(answer), {}
-    elif isinstance(getattr(answer, "config", None), Mapping):
-        # sweeps.SweepRun: W&B's value-wrapped run config (spec §1.3)
-        params, info = {}, {}
-        for key, wrapped in answer.config.items():
-            if not (isinstance(wrapped, Mapping) and "value" in wrapped):
-                raise HypersweepError(
-                    f"the search function {name} returned a run whose config[{key!r}] is "
-                    f"{wrapped!r}; W&B's run config wraps each value as {{'value': v}}"
-                )
-            params[str(key)] = wrapped["value"]
-    else:
-        raise HypersweepError(
-            f"the search function {name} returned {answer!r} ({type(answer).__name__}); return "
-            "a dict of parameters, an engine.Suggestion, an object with a W&B-style .config, "
-            "or None when the search is over"
-        )
-    return engine.Suggestion(plain_config(params, f"parameters from {name}"), info)
-
-
-def _stop_orders(answer: Any, name: str) -> list[engine.StopOrder]:
-    """A stopping function's answer as stop orders, each with a reason naming the function."""
-    if answer is None:
-        return []
-    items: Iterable[Any] = [answer] if isinstance(answer, str) else answer
-    if not isinstance(items, Iterable):
-        raise HypersweepError(
-            f"the stopping function {name} returned {answer!r}; return a list of run ids, or "
-            "of runs with .id or .name"
-        )
-    orders = []
-    for item in items:
-        if isinstance(item, engine.StopOrder):
-            orders.append(item)
-            continue
-        run_id = item if isinstance(item, str) else getattr(item, "id", getattr(item, "name", None))
-        if not isinstance(run_id, str):
-            raise HypersweepError(
-                f"the stopping function {name} returned {item!r} among the runs to stop; "
-                "return run ids, or runs with .id or .name (such as the runs it was given)"
-            )
-        orders.append(engine.StopOrder(run_id, f"stopped by the local controller's {name}"))
-    return orders
 
 
 # -- configs and records -------------------------------------------------------------------------
