@@ -177,3 +177,28 @@ def test_an_invalid_config_names_the_key(server: str) -> None:
     with pytest.raises(hypersweep.ConfigError) as error:
         hypersweep.sweep({"method": "grid", "parameters": {"x": {"values": []}}})
     assert "parameters.x" in str(error.value)
+
+
+def test_jobs_that_exit_with_a_code_are_no_failures_and_giving_up_returns(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def train() -> None:
+        hypersweep.init()
+        hypersweep.log({"loss": 1.0})
+        mode = hypersweep.config.x
+        if mode in ("exit-a", "exit-b", "exit-c"):
+            sys.exit(3)  # spec §7.6: an in-process failure is an exception, not an exit code
+        if mode.startswith("raise"):
+            raise ValueError("diverged")
+
+    values = ["exit-a", "exit-b", "exit-c", "ok", "raise-1", "raise-2", "raise-3", "late"]
+    sweep_id = hypersweep.sweep(grid(values))
+    hypersweep.agent(sweep_id, function=train)  # gives up after three raises, and returns
+    assert "Detected 3 failed runs in the first 60 seconds" in capsys.readouterr().err
+    with ApiClient(server) as api:
+        ran = {run.params["x"]: run.state.value for run in api.list_runs(sweep_id)}
+    assert ran == {
+        **dict.fromkeys(["exit-a", "exit-b", "exit-c"], "failed"),
+        "ok": "finished",
+        **dict.fromkeys(["raise-1", "raise-2", "raise-3"], "failed"),
+    }

@@ -58,10 +58,14 @@ def agent(
         server: the server address (default ``$HYPERSWEEP_SERVER``, else the local default).
         max_consecutive_failed_runs: stop after this many failed jobs in a row.
 
+    When a failure rule of spec §7.6 fires (jobs that raised, not those that called
+    ``sys.exit`` or ``finish(exit_code=...)``), it says why and returns, as W&B's does: the
+    calling script goes on.
+
     Raises:
         NotFoundError: the sweep does not exist.
         ServerUnavailable: no server answers at the address.
-        HypersweepError: the agent gave up (a failure rule of spec §7.6 fired).
+        HypersweepError: without ``function``, the agent gave up.
     """
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
         raise TypeError(f"count={count!r}: expected an integer number of runs, or None")
@@ -133,10 +137,12 @@ class _FunctionAgent:
                     continue
                 waiting_said = False
                 started += 1
-                code = self._job(agent_id, command, config)
-                reason = self.rules.record(code, time.monotonic())
+                raised = self._job(agent_id, command, config)
+                # spec §7.6: an in-process failure is an exception from the function
+                reason = self.rules.record(1 if raised else 0, time.monotonic())
                 if reason is not None:
-                    raise HypersweepError(reason)
+                    say(reason)
+                    break
         finally:
             set_inprocess_agent(False)
             say("Sweep Agent: Exiting.")
@@ -153,7 +159,8 @@ class _FunctionAgent:
                 return command
         return None
 
-    def _job(self, agent_id: str, command: RunCommand, config: dict[str, Any]) -> int:
+    def _job(self, agent_id: str, command: RunCommand, config: dict[str, Any]) -> bool:
+        """Run one job and report its end; whether ``function`` raised (a failure, §7.6)."""
         lines = "".join(f"\n\t{key}: {value!r}" for key, value in command.params.items())
         say(f"Agent Starting Run: {command.run_id} with config:{lines}")
         saved = {key: os.environ.get(key) for key in (*JOB_ENV_KEYS, "WANDB_DIR")}
@@ -178,6 +185,7 @@ class _FunctionAgent:
             daemon=True,
         )
         code = 1
+        raised = False
         whole = False  # returned with no stop order taking effect: see CommandAgent's _End
         try:
             self.api.start_run(command.run_id, host=socket.gethostname(), agent_id=agent_id)
@@ -200,7 +208,7 @@ class _FunctionAgent:
         except Exception as exc:  # a job's error must not end the agent
             traceback.print_exc()
             say(f"Run {command.run_id} errored: {exc!r}")
-            code = 1
+            code, raised = 1, True
         finally:
             stop_beating.set()
             if beater.is_alive():
@@ -218,7 +226,7 @@ class _FunctionAgent:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-        return code
+        return raised
 
     def _beat_while_running(self, agent_id: str, run_id: str, done: threading.Event) -> None:
         while not done.wait(self.interval):
