@@ -111,3 +111,20 @@ def test_an_agent_of_another_sweep_no_agent_or_a_stopped_sweep_is_refused(client
     client.ok(client.post(f"sweeps/{sweep_id}/state", json={"action": "stop"}))
     refused = client.error(schedule(client, sweep_id, agent, {"x": 1}), 409)
     assert "is finished and hands out no runs" in refused.message
+
+
+def test_an_agent_that_leaves_gets_nothing_more_and_its_unstarted_run_is_crashed_at_once(
+    client: Api,
+) -> None:
+    sweep_id = client.create_sweep(LOCAL)["id"]
+    agent = client.register_agent(sweep_id)
+    run = client.ok(schedule(client, sweep_id, agent, {"x": 1}), 201)
+    left = client.ok(client.post(f"agents/{agent}/leave"))
+    assert left["state"] == "finished"
+    ended = client.run(run["id"])  # the sweep's one outstanding run does not wait a minute
+    assert (ended["state"], ended["stop_reason"]) == (
+        "crashed",
+        f"its agent {agent} left before starting it",
+    )
+    refused = client.error(schedule(client, sweep_id, agent, {"x": 2}), 409)
+    assert f"agent {agent} is finished" in refused.message

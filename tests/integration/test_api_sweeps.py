@@ -48,6 +48,7 @@ ENDPOINTS = {
     ("post", "/api/v1/runs/{run}/output"),
     ("get", "/api/v1/runs/{run}/output"),
     ("post", "/api/v1/runs/{run}/stop"),
+    ("post", "/api/v1/agents/{agent}/leave"),
     ("post", "/api/v1/runs/{run}/finish"),
     ("get", "/api/v1/auth"),
     ("post", "/api/v1/keys"),

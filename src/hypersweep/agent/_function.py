@@ -8,6 +8,7 @@ as killed (stopped). The agent, not ``finish()``, reports each job's end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -145,6 +146,8 @@ class _FunctionAgent:
                     break
         finally:
             set_inprocess_agent(False)
+            with contextlib.suppress(HypersweepError):  # as CommandAgent._leave_server
+                self.api.leave_agent(agent_id)
             say("Sweep Agent: Exiting.")
 
     def _next(self, agent_id: str) -> RunCommand | ExitCommand | None:

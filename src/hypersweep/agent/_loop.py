@@ -186,6 +186,7 @@ class CommandAgent:
             for end in self._unreported:  # no heartbeat will carry them now
                 self._report_finish(end.run_id, end.exit_code, state=end.state)
             self._unreported.clear()
+            self._leave_server()
         say("Exiting.")
         return self.exit_code
 
@@ -195,6 +196,13 @@ class CommandAgent:
         if self.report_interval > 0 and now - self._reported_at >= self.report_interval:
             self._reported_at = now
             say(f"Running runs: {list(self.children)}")
+
+    def _leave_server(self) -> None:
+        """Tell the server this agent exits, so nothing is scheduled for it (a local
+        controller looks for idle agents) while it would only be found lost a minute later."""
+        if self._agent_id and self._heartbeating:
+            with contextlib.suppress(HypersweepError):
+                self.api.leave_agent(self._agent_id)
 
     def _done(self) -> bool:
         if self.children:

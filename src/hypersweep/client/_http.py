@@ -191,6 +191,10 @@ class ApiClient:
     def list_agents(self, sweep_id: str) -> list[AgentOut]:
         return _AGENTS.validate_python(self._json("GET", f"/sweeps/{_bare(sweep_id)}/agents"))
 
+    def leave_agent(self, agent_id: str) -> AgentOut:
+        """Say the agent exits: the server marks it finished and hands it nothing more."""
+        return self._call("POST", f"/agents/{agent_id}/leave", AgentOut)
+
     def heartbeat(
         self,
         agent_id: str,

@@ -803,6 +803,23 @@ class Controller:
             self.store.set_sweep_state(sweep.id, SweepState.RUNNING, now)
         return run
 
+    def leave_agent(self, agent_id: str, now: datetime) -> AgentRecord:
+        """An agent says it exits: it is ``finished``, so no run is scheduled for it any more
+        (a local controller looks for idle running agents), and a run handed to it that it
+        never started is crashed now, not after the heartbeat timeout, so that the sweep does
+        not wait for it. Its ended runs came with its last heartbeat or their own finish.
+
+        Raises:
+            NotFoundError: no such agent.
+        """
+        agent = self.store.get_agent(agent_id)
+        if agent.state is AgentState.RUNNING:
+            agent = self.store.heartbeat_agent(agent.id, now, state=AgentState.FINISHED)
+        for run in self.store.list_runs(agent.sweep_id, states=[RunState.PENDING]):
+            if run.agent_id == agent.id and run.started_at is None:
+                self._crash(run, f"its agent {agent.id} left before starting it", now)
+        return agent
+
     def stop_run(self, run_id: str, reason: str, now: datetime) -> RunRecord:
         """Flag a pending or running run stopped with ``reason``: its agent's next heartbeat
         carries the order, and its end is recorded killed (spec §5.7). A run already stopped

@@ -49,7 +49,7 @@ LOOKUP_THREADS = 4
 _OPEN_PATHS = frozenset({f"{API_PREFIX}/health", "/login", "/logout", "/favicon.ico"})
 # what the agent role may write: agents' registration and heartbeats, run reports, run imports
 _AGENT_WRITES = re.compile(
-    rf"^{API_PREFIX}/(agents/[^/]+/heartbeat|runs/[^/]+/[a-z]+|sweeps/(?:[^/]+/)?[^/]+/(agents|runs))$"
+    rf"^{API_PREFIX}/(agents/[^/]+/(?:heartbeat|leave)|runs/[^/]+/[a-z]+|sweeps/(?:[^/]+/)?[^/]+/(agents|runs))$"
 )
 
 

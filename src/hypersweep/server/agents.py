@@ -1,4 +1,5 @@
-"""``POST /agents/{agent}/heartbeat``: the agent's alive runs in, its commands out (spec §7.1)."""
+"""``POST /agents/{agent}/heartbeat``: the agent's alive runs in, its commands out (spec §7.1);
+``POST /agents/{agent}/leave``: the agent exits."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from fastapi import APIRouter
 
 from hypersweep.controller import Beat, Command, Controller
 from hypersweep.errors import HypersweepError
-from hypersweep.protocol import Heartbeat, HeartbeatReply
+from hypersweep.protocol import AgentOut, Heartbeat, HeartbeatReply
 from hypersweep.server._context import Ctx
-from hypersweep.server._convert import command_out
+from hypersweep.server._convert import agent_out, command_out
 
 router = APIRouter(tags=["agents"])
 
@@ -33,3 +34,10 @@ def _heartbeats(
     latest."""
     controller = waiting[0][0]
     return controller.heartbeats([beat for _, _, beat in waiting], max(at for _, at, _ in waiting))
+
+
+@router.post("/agents/{agent}/leave")
+def leave(agent: str, ctx: Ctx) -> AgentOut:
+    """The agent exits: ``finished``, and a run handed to it that it never started is crashed
+    (``Controller.leave_agent``)."""
+    return agent_out(ctx.controller.leave_agent(agent, ctx.now()))

@@ -72,6 +72,7 @@ class FakeApi:
         self.finished: list[tuple[str, int | None, str | None]] = []
         self.heartbeats: list[list[tuple[str, int]]] = []
         self.output: list[tuple[str, str]] = []
+        self.left: list[str] = []
 
     def finish_run(self, run_id: str, *, exit_code: int | None, state: str | None) -> None:
         if self.unavailable:
@@ -90,6 +91,9 @@ class FakeApi:
 
     def append_output(self, run_id: str, stream: str, text: str) -> None:
         self.output.append((run_id, text))
+
+    def leave_agent(self, agent_id: str) -> None:
+        self.left.append(agent_id)
 
 
 def agent_with(api: FakeApi) -> CommandAgent:
@@ -221,3 +225,12 @@ def test_an_exit_0_before_any_signal_is_reported_finished_so_a_late_stop_does_no
     agent._heartbeat()
     assert api.finished == [("whole", 0, "finished")]
     assert api.heartbeats == [[("stopped", 0), ("failed", 1)]]
+
+
+def test_an_agent_that_exits_tells_the_server_so_nothing_is_scheduled_for_it() -> None:
+    api = FakeApi()
+    agent = agent_with(api)
+    agent._leave_server()  # not registered: nothing to say
+    agent._agent_id = "a1"
+    agent._leave_server()
+    assert api.left == ["a1"]
