@@ -166,6 +166,12 @@ class CommandAgent:
             f"Starting agent {agent.id} ({where}) for sweep {sweep.project}/{sweep.id} "
             f"on {self.api.url}"
         )
+        controller = sweep.config.get("controller")
+        if isinstance(controller, Mapping) and controller.get("type") == "local":
+            say(
+                f"Sweep {sweep.project}/{sweep.id} has a local controller: runs come once "
+                f"`hypersweep controller {sweep.project}/{sweep.id}` runs"
+            )
         previous = self._install_signal_handlers()
         try:
             while True:

@@ -48,7 +48,10 @@ server_option = click.option(
 )
 # the local controller's (``hypersweep controller``, ``hypersweep sweep --controller``)
 verbose_option = click.option(
-    "--verbose", is_flag=True, help="Controller: print each run scheduled or stopped, and why."
+    "--verbose",
+    is_flag=True,
+    help="Controller: print each run scheduled or stopped and why, and what each step read "
+    "(W&B's actions and debug lines).",
 )
 interval_option = click.option(
     "--interval",
@@ -237,6 +240,16 @@ def _create(
         click.echo(f"Copied {copied} prior run{'s' * (copied != 1)} into it", err=True)
     click.echo(f"Run sweep agent with: {agent_command(where, url)}", err=True)
     click.echo(f"See its runs with: hypersweep runs {where}", err=True)
+    if engine.parse(created.config).controller == "local" and not (overrides or {}).get(
+        "controller"
+    ):  # with --controller the controller starts next; without it the agents would wait
+        words = ["hypersweep", "controller", where] + (
+            ["--server", url] if url != DEFAULT_SERVER else []
+        )
+        click.echo(
+            f"Its agents wait for its local controller: start it with: {shlex.join(words)}",
+            err=True,
+        )
     return created.id
 
 

@@ -184,3 +184,14 @@ def test_hypersweep_server_variable_is_used(server: str, tmp_path: Path) -> None
     assert result.exit_code == 0
     with ApiClient(server) as client:
         assert client.get_sweep(result.stdout.strip()).state == "pending"
+
+
+def test_a_sweep_with_a_local_controller_says_how_to_start_it(server: str, tmp_path: Path) -> None:
+    path = write(tmp_path, CONFIG + "controller: {type: local}\n")
+    code, _out, err = sweep(server, path, "--project", "lc")
+    assert code == 0, err
+    sweep_id = err.split("Creating sweep with ID: ")[1].split()[0]
+    assert (
+        f"Its agents wait for its local controller: start it with: "
+        f"hypersweep controller lc/{sweep_id} --server {server}"
+    ) in err
