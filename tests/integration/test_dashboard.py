@@ -114,7 +114,10 @@ def test_importance_finds_the_parameter_that_drives_the_metric(client: Api) -> N
         # lr drives the loss up strongly, sgd adds a little; width never changes
         loss = 3 * lr + (0.3 if opt == "sgd" else 0.0) + rng.random() * 0.01
         import_run(
-            client, sweep["id"], params={"lr": lr, "opt": opt, "width": 64}, summary={"loss": loss}
+            client,
+            sweep["id"],
+            params={"lr": lr, "opt": opt, "width": 64, "sleep": 0.2},
+            summary={"loss": loss},
         )
     # neither a failed run nor a run without the metric counts
     import_run(client, sweep["id"], params={"lr": 0.5}, summary={"loss": 99.0}, state="failed")
@@ -126,7 +129,7 @@ def test_importance_finds_the_parameter_that_drives_the_metric(client: Api) -> N
     assert body["runs_used"] == 30
     assert body["message"] is None
     params = {p["name"]: p for p in body["params"]}
-    assert set(params) == {"lr", "opt", "width"}
+    assert set(params) == {"lr", "opt", "width", "sleep"}
     assert body["params"][0]["name"] == "lr", "sorted by importance"
     assert params["lr"]["kind"] == "numeric"
     assert params["lr"]["importance"] > 0.7
@@ -134,6 +137,8 @@ def test_importance_finds_the_parameter_that_drives_the_metric(client: Api) -> N
     assert sum(p["importance"] for p in body["params"]) == pytest.approx(1.0)
     assert params["width"]["importance"] == 0.0
     assert params["width"]["correlation"] is None, "a constant has no correlation"
+    # 0.2 thirty times sums to no exact 6.0: the mean's rounding is no variation either
+    assert params["sleep"]["correlation"] is None
     opt = params["opt"]
     assert opt["kind"] == "categorical"
     assert opt["correlation"] is None

@@ -82,6 +82,9 @@ def _label(value: Any) -> str:
 
 def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """None when either side is constant (the correlation is undefined, not zero)."""
+    if min(xs) == max(xs) or min(ys) == max(ys):
+        # by its values: 0.2 n times has a mean a rounding off 0.2, so its spread is not 0
+        return None
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
