@@ -258,6 +258,25 @@ def test_a_stopped_run_is_marked_with_its_reason(demo: Demo, page: Page) -> None
         5,
         "the run page says why the run was stopped",
     )
+    # its agent saw it exit 0 before the order reached it: finished, and the page says so
+    demo.post(f"runs/{run_id}/finish", {"exit_code": 0, "state": "finished"})
+    flagged = f"flagged to stop, but it finished first: {run['stop_reason']}"
+    page.goto(f"{demo.url}/runs/{run_id}")
+    wait_until(lambda: flagged in page.locator("#facts").inner_text(), 5, "run page, late stop")
+    page.goto(f"{demo.url}/sweeps/{sweep['id']}")
+    reason.wait_for(timeout=TIMEOUT_MS)
+    assert reason.inner_text() == flagged
+
+
+def test_a_sweep_with_a_local_controller_says_what_its_agents_wait_for(
+    demo: Demo, page: Page
+) -> None:
+    config = {**CONFIG, "controller": {"type": "local"}}
+    sweep = demo.post("sweeps", {"config": config, "project": "demo", "name": "local"}, 201)
+    page.goto(f"{demo.url}/sweeps/{sweep['id']}")
+    note = page.locator("#local-controller")
+    note.wait_for(timeout=TIMEOUT_MS)
+    assert f"hypersweep controller demo/{sweep['id']}" in note.inner_text()
 
 
 def test_nan_metrics_and_list_params_are_shown_without_breaking_charts(

@@ -76,6 +76,13 @@ function finiteNumber(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
 
+// Why a run was stopped. A run the rule flagged as its program was already ending (judged at
+// its last iteration) finished before the order reached it: its results are whole.
+function stopNote(run) {
+  const why = run.stop_reason || "by the sweep";
+  return run.state === "finished" ? `flagged to stop, but it finished first: ${why}` : `stopped: ${why}`;
+}
+
 function badge(state) {
   return el("span", { class: `badge state-${state}` }, state);
 }

@@ -61,7 +61,7 @@ function drawRun() {
       fact("ID", el("code", {}, run.id)),
       fact("State", run.state),
       fact("Exit code", run.exit_code === null ? null : String(run.exit_code)),
-      fact("Stopped", run.stopped ? `yes: ${run.stop_reason || "by the sweep"}` : "no"),
+      fact("Stopped", run.stopped ? (run.state === "finished" ? stopNote(run) : `yes: ${run.stop_reason || "by the sweep"}`) : "no"),
       fact("Host", run.host),
       fact(
         "Attempt",

@@ -77,6 +77,11 @@ function layout() {
   drawHeader();
 }
 
+// controller: {type: local}: the server hands out only what a local controller schedules.
+function isLocal(config) {
+  return Boolean(config.controller && config.controller.type === "local");
+}
+
 function drawHeader() {
   const sweep = view.sweep;
   const metric = metricOf(sweep.config);
@@ -95,6 +100,9 @@ function drawHeader() {
       el("dt", {}, "Best"),
       el("dd", {}, sweep.best ? el("a", { href: `/runs/${encodeURIComponent(sweep.best.run_id)}` }, `${fmt(sweep.best.value)} (${sweep.best.run_id})`) : "—"),
       el("dt", {}, "Runs"), el("dd", { id: "run-counts" }, counts || "none yet"),
+      ...(isLocal(sweep.config)
+        ? [el("dt", {}, "Controller"), el("dd", { id: "local-controller" }, "local: its agents get runs while ", el("code", {}, `hypersweep controller ${sweep.project}/${sweep.id}`), " runs")]
+        : []),
       el("dt", {}, "Created"), el("dd", {}, fmtTime(sweep.created_at)),
     ),
   );
@@ -304,7 +312,7 @@ function drawTable() {
             run.retry_of ? el("span", { class: "reason", title: `re-run of ${run.retry_of}` }, ` attempt ${run.attempt}`) : null,
           );
         if (c.key === "state") {
-          return el("td", {}, badge(run.state), run.stopped ? el("span", { class: "reason", title: run.stop_reason || "" }, `stopped: ${run.stop_reason || "by the sweep"}`) : null);
+          return el("td", {}, badge(run.state), run.stopped ? el("span", { class: "reason", title: run.stop_reason || "" }, stopNote(run)) : null);
         }
         if (c.key === "created_at") return el("td", {}, fmtTime(value));
         if (c.key === "agent") return el("td", { class: "agent", title: run.agent_id || "" }, fmt(value));
