@@ -316,6 +316,17 @@ def test_nan_metrics_and_list_params_are_shown_without_breaking_charts(
     assert "[128]" in table
     assert table.count("null") == 2, "NaN and infinity are shown (as the API's null)"
     page.locator("#scatter.js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    # a run whose loss was NaN at every step: its run page says why loss has no chart
+    rows = [{"step": s, "metrics": {"loss": float("nan"), "acc": s / 10}} for s in range(3)]
+    body = json.dumps({"params": {"layers": [128], "opt": {"beta": 0.95}}, "history": rows})
+    response = demo.api.post(
+        f"sweeps/{sweep['id']}/runs", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    page.goto(f"{demo.url}/runs/{response.json()['id']}")
+    page.locator("#chart-acc.js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    note = page.locator("#no-finite").inner_text()
+    assert note == "loss: logged only as NaN or infinity (shown as null), so no chart."
 
 
 def test_run_page_follows_a_running_run(demo: Demo, page: Page) -> None:

@@ -87,12 +87,25 @@ function drawRun() {
 function drawCharts() {
   const charts = document.getElementById("charts");
   const keys = new Set();
-  for (const row of page.rows) for (const [key, value] of Object.entries(row.metrics)) if (typeof value === "number") keys.add(key);
+  const logged = new Set();
+  for (const row of page.rows) {
+    for (const [key, value] of Object.entries(row.metrics)) {
+      logged.add(key);
+      if (typeof value === "number") keys.add(key);
+    }
+  }
+  // A key logged only as NaN or infinity (stored as null) gets no chart: say so, not nothing.
+  const valueless = [...logged].filter((key) => !keys.has(key) && page.rows.some((row) => row.metrics[key] === null)).sort();
+  const note = valueless.length
+    ? el("p", { class: "muted", id: "no-finite" }, `${valueless.join(", ")}: logged only as NaN or infinity (shown as null), so no chart.`)
+    : null;
   if (!keys.size) {
-    charts.replaceChildren(el("p", { class: "muted", id: "no-history" }, "The run has logged no numeric value yet; charts appear when it does."));
+    charts.replaceChildren(el("p", { class: "muted", id: "no-history" }, "The run has logged no numeric value yet; charts appear when it does."), ...(note ? [note] : []));
     return;
   }
   document.getElementById("no-history")?.remove();
+  document.getElementById("no-finite")?.remove();
+  if (note) charts.prepend(note);
   const sorted = [...keys].sort();
   const nodes = sorted.map((key) => {
     const id = "chart-" + key.replace(/[^\w-]/g, "_");
