@@ -137,7 +137,10 @@ def test_pause_from_the_page_pauses_the_sweep(demo: Demo, page: Page) -> None:
     page.on("dialog", accept)
     pause.click()
     wait_until(lambda: demo.get(f"sweeps/{sweep_id}")["state"] == "paused", 5, "sweep paused")
-    assert dialogs == ["pause sweep digits-demo?"]
+    # the confirmation says what the action does
+    assert dialogs == [
+        "pause sweep digits-demo? No new runs until it is resumed; running runs go on."
+    ]
     page.locator("#sweep-state .state-paused").wait_for(timeout=5_000)
     assert pause.is_disabled()
 

@@ -6,6 +6,14 @@ const PAGE_SIZE = 50;
 const CURVE_RUNS = 50; // curves of at most this many runs (the table's current page)
 const CURVE_SAMPLES = 500; // points per curve: the server picks them evenly by step
 // The sweep states each action is offered in (the server's rules, spec §8.1).
+// What each action does, in its confirmation (spec §8.1): stop and cancel read alike otherwise.
+const EFFECTS = {
+  pause: "No new runs until it is resumed; running runs go on.",
+  resume: "Runs are handed out again.",
+  stop: "No new runs; running runs finish, then the agents exit.",
+  cancel: "Running runs are killed, pending ones too, and the agents exit.",
+};
+
 const ACTIONS = {
   pause: ["running"],
   resume: ["pending", "paused", "finished", "canceled"],
@@ -112,7 +120,7 @@ function drawHeader() {
 }
 
 async function act(action) {
-  if (!confirm(`${action} sweep ${sweepTitle(view.sweep)}?`)) return;
+  if (!confirm(`${action} sweep ${sweepTitle(view.sweep)}? ${EFFECTS[action]}`)) return;
   try {
     view.sweep = await api(`/sweeps/${encodeURIComponent(sweepId)}/state`, {
       method: "POST",
