@@ -229,6 +229,19 @@ def test_unknown_ids_show_a_not_found_page(
     console_errors[:] = [error for error in console_errors if "404" not in error]
 
 
+def test_a_sweep_under_the_wrong_project_is_not_found_and_says_where_it_is(
+    demo: Demo, page: Page, console_errors: list[str]
+) -> None:
+    sweep_id = demo.sweep["id"]
+    page.goto(f"{demo.url}/sweeps/elsewhere/{sweep_id}")
+    box = page.locator("#not-found")
+    box.wait_for(timeout=TIMEOUT_MS)
+    assert "is in project 'demo', not 'elsewhere'" in box.inner_text()
+    console_errors[:] = [error for error in console_errors if "404" not in error]
+    page.goto(f"{demo.url}/sweeps/demo/{sweep_id}")  # the right one is the sweep's page
+    page.locator("#runs tbody tr").first.wait_for(timeout=TIMEOUT_MS)
+
+
 def test_a_sweep_without_finished_runs_explains_its_empty_charts(demo: Demo, page: Page) -> None:
     sweep = demo.post("sweeps", {"config": CONFIG, "project": "demo", "name": "empty"}, 201)
     page.goto(f"{demo.url}/sweeps/{sweep['id']}")

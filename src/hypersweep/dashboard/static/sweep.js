@@ -21,7 +21,10 @@ const ACTIONS = {
   cancel: ["running", "paused", "pending"],
 };
 
-const sweepId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+const pathParts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+const sweepId = pathParts.pop();
+// /sweeps/PROJECT/ID: the API checks the project (a wrong one is a 404 that says where it is)
+const sweepPath = pathParts.length > 1 ? `${encodeURIComponent(pathParts[1])}/${encodeURIComponent(sweepId)}` : encodeURIComponent(sweepId);
 const view = {
   sweep: null,
   runs: new Map(), // id -> RunOut, in creation order
@@ -868,7 +871,7 @@ async function start() {
   // beside it only tells an unknown sweep (404) from other failures, which the stream cannot.
   const source = watchSweep(sweepId, { snapshot: onSnapshot, delta: onDelta });
   try {
-    await api(`/sweeps/${encodeURIComponent(sweepId)}`);
+    await api(`/sweeps/${sweepPath}`);
   } catch (error) {
     source.close();
     if (error.status === 404) return showNotFound("Sweep", error.message);
