@@ -5,6 +5,7 @@ downsampling (``GET /runs/{run}/history?samples=N``), over every store."""
 from __future__ import annotations
 
 import itertools
+import secrets
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def _sweep_with_runs(client: Api) -> str:
     sweep_id: str = client.create_sweep(CONFIG)["id"]
     for name, lr, opt, loss, state in RUNS:
         body: dict[str, Any] = {
+            # hex ids: a random id of letters could hold "sgd" and match the text filter below
+            "run_id": f"{name}x{secrets.token_hex(4)}",
             "name": name,
             "params": {"lr": lr, "opt": opt, "nested": {"depth": int(lr * 10)}},
             "summary": {} if loss is None else {"loss": loss},
