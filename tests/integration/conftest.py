@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from starlette.exceptions import StarletteDeprecationWarning
 
 from _pg import fresh_schema
+from _servers import server_thread
 from hypersweep.protocol import API_PREFIX, ErrorBody
 from hypersweep.server import create_app
 from hypersweep.server._credentials import mint
@@ -167,3 +168,20 @@ def client(store: Store, clock: FakeClock, admin_key: str) -> Iterator[Api]:
         test_client.event_hooks = {"response": [_check_answer]}
         test_client.headers["Authorization"] = f"Bearer {admin_key}"
         yield test_client
+
+
+# -- a live server in this process, for the client library and the function agent ---------------
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real server on loopback (SQLite), which the client library finds by HYPERSWEEP_SERVER."""
+    with server_thread() as url:
+        monkeypatch.setenv("HYPERSWEEP_SERVER", url)
+        yield url
+
+
+@pytest.fixture
+def fast_heartbeats(clean_client: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents in this process heartbeat every 0.1 s: a test waits tenths, not seconds."""
+    monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")

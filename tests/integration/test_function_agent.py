@@ -6,26 +6,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import hypersweep
-from _servers import server_thread
 from hypersweep.client import ApiClient
 
-
-@pytest.fixture(autouse=True)
-def fast_heartbeats(clean_client: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with server_thread() as url:
-        monkeypatch.setenv("HYPERSWEEP_SERVER", url)
-        yield url
+# agents heartbeat fast; `server` is the live server of tests/integration/conftest.py
+pytestmark = pytest.mark.usefixtures("fast_heartbeats")
 
 
 def grid(values: list[Any], **extra: Any) -> dict[str, Any]:

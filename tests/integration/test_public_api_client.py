@@ -7,7 +7,7 @@ import csv
 import importlib.util
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 import hypersweep
-from _servers import server_thread
 from hypersweep.cli._main import main
 from hypersweep.client import ApiClient
 from hypersweep.errors import HypersweepError, NotFoundError
@@ -23,16 +22,8 @@ from hypersweep.errors import HypersweepError, NotFoundError
 LOSSES = (3.0, 1.0, 2.0)  # times x, by epoch: the min is at epoch 1, the last at epoch 2
 
 
-@pytest.fixture(autouse=True)
-def fast_heartbeats(clean_client: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HYPERSWEEP_AGENT_HEARTBEAT", "0.1")
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with server_thread() as url:
-        monkeypatch.setenv("HYPERSWEEP_SERVER", url)
-        yield url
+# agents heartbeat fast; `server` is the live server of tests/integration/conftest.py
+pytestmark = pytest.mark.usefixtures("fast_heartbeats")
 
 
 def grid(values: list[Any]) -> dict[str, Any]:
